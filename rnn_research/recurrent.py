@@ -1,0 +1,229 @@
+"""Unrolling cells over time with ``jax.lax.scan``.
+
+All functions take batch-major inputs ``xs: [B, T, D]`` and return ``ys: [B, T, H]``
+(``[B, T, 2H]`` for a bidirectional layer merged by concatenation).
+
+``lengths: [B]`` (integers in ``[0, T]``) marks the valid prefix of each padded sequence.
+Padded steps never change a result: their inputs are zeroed before the projection (so
+garbage, even NaN, in the padding cannot leak into values or gradients), the state is
+frozen through them, and their outputs are zero. The final state is each sequence's state
+after its last valid step. With ``reverse=True`` the scan runs from ``T-1`` down to ``0``
+and the state stays at its initial value until the valid prefix begins, so only each
+valid prefix is reversed, as with PyTorch's packed sequences.
+
+Example::
+
+    cell = cells.GRU(32)
+    params = cell.init(jax.random.key(0), input_size=8)
+    xs = jnp.ones((4, 10, 8))
+    final, ys = recurrent.unroll(cell, params, xs, lengths=jnp.array([10, 7, 3, 0]))
+    ys.shape  # (4, 10, 32); ys[2, 3:] == 0; final.h[3] == 0
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from rnn_research import _checks
+from rnn_research.cells import Cell, Params, State
+
+Array = jax.Array
+MERGES = ("concat", "sum")
+
+
+def _valid_mask(lengths: Array, time: int) -> Array:
+    """``[B, T]`` boolean mask, true where ``t < lengths[b]``."""
+    return jnp.arange(time)[None, :] < lengths[:, None]
+
+
+def unroll(
+    cell: Cell,
+    params: Params,
+    xs: Array,
+    initial_state: State | None = None,
+    *,
+    lengths: Array | None = None,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+    remat: bool = False,
+) -> tuple[State, Array]:
+    """Runs ``cell`` over ``xs: [B, T, D]``; returns ``(final_state, ys: [B, T, H])``.
+
+    Args:
+      cell: a :mod:`rnn_research.cells` cell.
+      params: its parameter dict (from ``cell.init``).
+      xs: inputs ``[B, T, D]``, floating point.
+      initial_state: the cell's state NamedTuple with ``[B, H]`` leaves; zeros if ``None``.
+      lengths: optional ``[B]`` integer valid lengths in ``[0, T]`` (see module docstring).
+      reverse: run from the last valid step to the first; ``ys`` stay in input order.
+      unroll: steps per scan iteration (``lax.scan``'s ``unroll``; ``True`` unrolls fully).
+      remat: rematerialise each step in the backward pass (``jax.checkpoint``) to save
+        memory on long sequences at the cost of recomputing the gates.
+    """
+    cell.check_params(params)
+    _checks.require_rank("xs", xs, 3, "[B, T, D]")
+    _checks.require_floating("xs", xs)
+    batch, time = _checks.shape_of(xs)[:2]
+    if initial_state is None:
+        initial_state = cell.initial_state(batch)
+    else:
+        cell.check_state(initial_state, batch_size=batch, name="initial_state")
+
+    mask = None
+    if lengths is not None:
+        _checks.check_lengths(lengths, batch, time)
+        mask = _valid_mask(jnp.asarray(lengths), time)
+        xs = jnp.where(mask[:, :, None], xs, jnp.zeros((), xs.dtype))
+
+    projected = jnp.swapaxes(cell.project(params, xs), 0, 1)  # [T, B, G*H]
+
+    def body(state: State, inputs: Any) -> tuple[State, Array]:
+        if mask is None:
+            return cell.step(params, state, inputs)
+        px_t, valid_t = inputs
+        new_state, h = cell.step(params, state, px_t)
+        keep = valid_t[:, None]
+        new_state = jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), new_state, state)
+        return new_state, jnp.where(keep, h, jnp.zeros((), h.dtype))
+
+    if remat:
+        body = jax.checkpoint(body)
+    scanned = projected if mask is None else (projected, mask.T)
+    final_state, ys = jax.lax.scan(body, initial_state, scanned, reverse=reverse, unroll=unroll)
+    return final_state, jnp.swapaxes(ys, 0, 1)
+
+
+_unroll = unroll  # the functions below take an argument named `unroll`, which shadows this one
+
+
+def _merge(forward: Array, backward: Array, merge: str) -> Array:
+    if merge == "concat":
+        return jnp.concatenate([forward, backward], axis=-1)
+    if merge == "sum":
+        return forward + backward
+    raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+
+
+def bidirectional(
+    cell: Cell,
+    params: dict[str, Params],
+    xs: Array,
+    initial_state: tuple[State, State] | None = None,
+    *,
+    lengths: Array | None = None,
+    merge: str = "concat",
+    unroll: int | bool = 1,
+    remat: bool = False,
+) -> tuple[tuple[State, State], Array]:
+    """Forward and reverse unrolls of ``xs: [B, T, D]``, merged.
+
+    ``params`` is ``{"forward": p_fw, "backward": p_bw}``; ``initial_state`` a pair
+    ``(fw, bw)`` or ``None``. Returns ``((final_fw, final_bw), ys)`` with ``ys`` of shape
+    ``[B, T, 2H]`` (``merge="concat"``, forward first) or ``[B, T, H]`` (``merge="sum"``).
+    With ``lengths``, the backward direction reads each valid prefix from its end.
+    """
+    if merge not in MERGES:
+        raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
+    _checks.require_keys("bidirectional params", params, ("forward", "backward"))
+    fw_init, bw_init = (None, None) if initial_state is None else initial_state
+    kwargs = dict(lengths=lengths, unroll=unroll, remat=remat)
+    fw_final, fw_ys = _unroll(cell, params["forward"], xs, fw_init, reverse=False, **kwargs)
+    bw_final, bw_ys = _unroll(cell, params["backward"], xs, bw_init, reverse=True, **kwargs)
+    return (fw_final, bw_final), _merge(fw_ys, bw_ys, merge)
+
+
+_bidirectional = bidirectional  # shadowed by the `bidirectional` flag of `stacked`
+
+
+def layer_input_size(cell: Cell, layer: int, input_size: int, *, bidirectional: bool, merge: str = "concat") -> int:
+    """Input feature size of layer ``layer`` in a stack over ``input_size`` features."""
+    if layer == 0:
+        return input_size
+    return cell.hidden_size * (2 if bidirectional and merge == "concat" else 1)
+
+
+def init_stacked(
+    cell: Cell,
+    key: Array,
+    input_size: int,
+    num_layers: int,
+    *,
+    bidirectional: bool = False,
+    merge: str = "concat",
+) -> list[Any]:
+    """Parameters for :func:`stacked`: a list with one entry per layer, each ``cell.init``'s
+    dict, or ``{"forward": ..., "backward": ...}`` when ``bidirectional``."""
+    if num_layers < 1:
+        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+    params = []
+    for layer, k in enumerate(jax.random.split(key, num_layers)):
+        size = layer_input_size(cell, layer, input_size, bidirectional=bidirectional, merge=merge)
+        if bidirectional:
+            k_fw, k_bw = jax.random.split(k)
+            params.append({"forward": cell.init(k_fw, size), "backward": cell.init(k_bw, size)})
+        else:
+            params.append(cell.init(k, size))
+    return params
+
+
+def dropout(rng: Array, rate: float, x: Array) -> Array:
+    """Inverted dropout: zero each element with probability ``rate``, scale the rest by ``1/(1-rate)``."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+    if rate == 0.0:
+        return x
+    keep = jax.random.bernoulli(rng, 1.0 - rate, x.shape)
+    return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype)).astype(x.dtype)
+
+
+def stacked(
+    cell: Cell,
+    params: Sequence[Any],
+    xs: Array,
+    initial_states: Sequence[Any] | None = None,
+    *,
+    lengths: Array | None = None,
+    bidirectional: bool = False,
+    merge: str = "concat",
+    dropout_rate: float = 0.0,
+    dropout_rng: Array | None = None,
+    unroll: int | bool = 1,
+    remat: bool = False,
+) -> tuple[list[Any], Array]:
+    """A multi-layer (optionally bidirectional) RNN, as ``torch.nn.LSTM(num_layers=...)``.
+
+    Args:
+      params: one entry per layer, as :func:`init_stacked` returns.
+      xs: ``[B, T, D]``.
+      initial_states: ``None`` or one state per layer (a ``(fw, bw)`` pair when bidirectional).
+      dropout_rate: dropout on the outputs of every layer but the last (the non-recurrent
+        connections, Zaremba et al. 2014); applied only when ``dropout_rng`` is given.
+
+    Returns:
+      ``(final_states, ys)``: a list with each layer's final state (pairs when
+      bidirectional) and the last layer's outputs ``[B, T, H]`` (``[B, T, 2H]`` concat).
+    """
+    num_layers = len(params)
+    if num_layers == 0:
+        raise ValueError("params must hold at least one layer")
+    if initial_states is not None and len(initial_states) != num_layers:
+        raise ValueError(f"initial_states has {len(initial_states)} entries, expected one per layer ({num_layers})")
+    rngs = [None] * num_layers
+    if dropout_rng is not None and dropout_rate > 0.0:
+        rngs = list(jax.random.split(dropout_rng, num_layers))
+    finals = []
+    ys = xs
+    for layer, layer_params in enumerate(params):
+        init = None if initial_states is None else initial_states[layer]
+        kwargs = dict(lengths=lengths, unroll=unroll, remat=remat)
+        if bidirectional:
+            final, ys = _bidirectional(cell, layer_params, ys, init, merge=merge, **kwargs)
+        else:
+            final, ys = _unroll(cell, layer_params, ys, init, **kwargs)
+        finals.append(final)
+        if layer < num_layers - 1 and rngs[layer] is not None:
+            ys = dropout(rngs[layer], dropout_rate, ys)
+    return finals, ys
