@@ -6,7 +6,8 @@ inside ``jit``. Values (such as ``lengths``) are checked only when concrete.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import jax
 import jax.numpy as jnp

@@ -34,7 +34,8 @@ float32 state runs bf16 matmuls while accumulating the state in float32.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, ClassVar, NamedTuple, Union
+from collections.abc import Callable
+from typing import Any, ClassVar, NamedTuple, Union
 
 import jax
 import jax.numpy as jnp
@@ -171,9 +172,12 @@ class Cell:
         d = self.check_params(params)
         _checks.require_floating("xs", xs)
         if _checks.shape_of(xs)[-1:] != (d,):
-            raise ValueError(f"xs has feature size {_checks.shape_of(xs)[-1:]} (shape {_checks.shape_of(xs)}), expected {d}")
+            raise ValueError(
+                f"xs has feature size {_checks.shape_of(xs)[-1:]} (shape {_checks.shape_of(xs)}), expected {d}"
+            )
         dt = self.compute_dtype(xs, params)
-        return jnp.matmul(xs.astype(dt), params["input_kernel"].astype(dt)) + params["bias"].astype(dt)
+        projected = jnp.matmul(xs.astype(dt), params["input_kernel"].astype(dt))
+        return projected + _expand_to(params["bias"].astype(dt), projected.ndim)
 
     def _recurrent(self, params: Params, h: Array, dt: DType) -> Array:
         return jnp.matmul(h.astype(dt), params["recurrent_kernel"].astype(dt))
@@ -192,7 +196,13 @@ class Cell:
         d = self.check_params(params)
         _checks.require_rank("x_t", x_t, 2, "[B, D]")
         _checks.require_size("x_t", x_t, 1, d, "feature size")
+        _checks.require_floating("x_t", x_t)
         return self.step(params, state, self.project(params, x_t))
+
+
+def _expand_to(bias: Array, ndim: int) -> Array:
+    """``[F] -> [1, ..., 1, F]``: explicit broadcasting, so code runs under rank-promotion='raise'."""
+    return bias.reshape((1,) * (ndim - 1) + bias.shape)
 
 
 def _cast_state(new: State, like: State) -> State:
@@ -309,7 +319,7 @@ class GRU(Cell):
         if self.reset_after:
             v_r, v_z, v_n = jnp.split(jnp.matmul(h_prev, w_h), 3, axis=-1)
             r = jax.nn.sigmoid(u_r + v_r)
-            n = jnp.tanh(u_n + r * (v_n + params["recurrent_bias"].astype(dt)))
+            n = jnp.tanh(u_n + r * (v_n + _expand_to(params["recurrent_bias"].astype(dt), v_n.ndim)))
         else:
             v_r, v_z = jnp.split(jnp.matmul(h_prev, w_h[:, : 2 * hid]), 2, axis=-1)
             r = jax.nn.sigmoid(u_r + v_r)
