@@ -25,15 +25,18 @@ Initialisation: ``input_kernel`` uses ``kernel_init`` over the whole ``[D, G*H]`
 to each ``[H, H]`` gate block separately (orthogonal by default, Saxe et al. 2014), so
 every gate's recurrence starts norm-preserving; biases use ``bias_init`` (zeros).
 
-Precision: parameters are stored in ``param_dtype``; inputs and parameters are cast to
-``dtype`` for the computation (``None``: the promoted dtype of inputs and parameters).
-The state keeps whatever dtype it was created with, so ``dtype=jnp.bfloat16`` with a
-float32 state runs bf16 matmuls while accumulating the state in float32.
+Precision: parameters are stored in ``param_dtype`` (initialisers draw in float32, then
+cast); inputs and parameters are cast to ``dtype`` for the matmuls (``None``: the promoted
+dtype of inputs and parameters). Gate arithmetic and the state update run in the wider of
+``dtype`` and the state's dtype, and the state keeps the dtype it was created with
+(``param_dtype`` by default, as in Flax): ``dtype=jnp.bfloat16`` with the default float32
+state runs bf16 matmuls while the memory cell accumulates in float32.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Callable
 from typing import Any, ClassVar, NamedTuple, Union
 
@@ -68,13 +71,17 @@ class GRUState(NamedTuple):
     h: Array
 
 
-def symmetric_uniform(scale: float) -> Initializer:
-    """Initializer drawing from ``U(-scale, scale)`` (Zaremba et al. 2014 use 0.1/0.05/0.04)."""
+@dataclasses.dataclass(frozen=True)
+class symmetric_uniform:  # noqa: N801 (used like the jax.nn.initializers factories)
+    """Initializer drawing from ``U(-scale, scale)`` (Zaremba et al. 2014 use 0.1/0.05/0.04).
 
-    def init(key: Array, shape: tuple[int, ...], dtype: DType = jnp.float32) -> Array:
-        return jax.random.uniform(key, shape, dtype, minval=-scale, maxval=scale)
+    A frozen dataclass, so two cells built with the same scale compare and hash equal.
+    """
 
-    return init
+    scale: float
+
+    def __call__(self, key: Array, shape: tuple[int, ...], dtype: DType = jnp.float32) -> Array:
+        return jax.random.uniform(key, shape, dtype, minval=-self.scale, maxval=self.scale)
 
 
 _glorot_uniform = jax.nn.initializers.glorot_uniform()
@@ -98,8 +105,13 @@ class Cell:
     state_type: ClassVar[type] = SimpleRNNState
 
     def __post_init__(self) -> None:
-        if not isinstance(self.hidden_size, int) or self.hidden_size <= 0:
+        if _positive_int(self.hidden_size) is None:
             raise ValueError(f"{type(self).__name__}: hidden_size must be a positive int, got {self.hidden_size!r}")
+        # Normalised so that cells that compare equal also hash equal (they are jit static args).
+        object.__setattr__(self, "hidden_size", _positive_int(self.hidden_size))
+        object.__setattr__(self, "param_dtype", jnp.dtype(self.param_dtype))
+        if self.dtype is not None:
+            object.__setattr__(self, "dtype", jnp.dtype(self.dtype))
 
     # ----------------------------------------------------------------- parameters
     @property
@@ -117,23 +129,29 @@ class Cell:
 
     def init(self, key: Array, input_size: int) -> Params:
         """Returns a fresh parameter dict (see the module docstring for shapes)."""
-        if not isinstance(input_size, int) or input_size <= 0:
+        if _positive_int(input_size) is None:
             raise ValueError(f"{self.name}.init: input_size must be a positive int, got {input_size!r}")
         k_in, k_rec, k_bias = jax.random.split(key, 3)
-        shapes = self.param_shapes(input_size)
-        h, dt = self.hidden_size, self.param_dtype
-        blocks = [self.recurrent_init(k, (h, h), dt) for k in jax.random.split(k_rec, self.num_gates)]
-        return {
-            "input_kernel": self.kernel_init(k_in, shapes["input_kernel"], dt),
+        shapes = self.param_shapes(_positive_int(input_size))
+        h, f32 = self.hidden_size, jnp.float32  # draw in float32 (QR has no bf16 kernel), then cast
+        blocks = [self.recurrent_init(k, (h, h), f32) for k in jax.random.split(k_rec, self.num_gates)]
+        params = {
+            "input_kernel": self.kernel_init(k_in, shapes["input_kernel"], f32),
             "recurrent_kernel": jnp.concatenate(blocks, axis=1),
-            "bias": self.bias_init(k_bias, shapes["bias"], dt),
+            "bias": self.bias_init(k_bias, shapes["bias"], f32),
         }
+        return {k: v.astype(self.param_dtype) for k, v in params.items()}
 
     def check_params(self, params: Params) -> int:
         """Validates ``params`` against this cell; returns the input size ``D``."""
         label = f"{self.name} params"
         expected = self.param_shapes(1)
         _checks.require_keys(label, params, expected)
+        extra = sorted(set(params.keys()) - set(expected))
+        if extra:
+            raise ValueError(
+                f"{label} has unexpected keys {extra} (expected {sorted(expected)}; check the cell's options)"
+            )
         d = _checks.shape_of(params["input_kernel"])
         if len(d) != 2:
             raise ValueError(f"{label}['input_kernel'] must have rank 2 [D, G*H], got shape {d}")
@@ -147,8 +165,8 @@ class Cell:
 
     # ---------------------------------------------------------------- state
     def initial_state(self, batch_size: int, dtype: DType | None = None) -> State:
-        """Zero state for ``batch_size`` sequences (dtype: ``dtype``, else ``self.dtype``, else ``param_dtype``)."""
-        dt = dtype or self.dtype or self.param_dtype
+        """Zero state for ``batch_size`` sequences, in ``dtype`` (default: ``param_dtype``)."""
+        dt = dtype or self.param_dtype
         zeros = jnp.zeros((batch_size, self.hidden_size), dt)
         return self.state_type(*([zeros] * len(self.state_type._fields)))
 
@@ -179,8 +197,9 @@ class Cell:
         projected = jnp.matmul(xs.astype(dt), params["input_kernel"].astype(dt))
         return projected + _expand_to(params["bias"].astype(dt), projected.ndim)
 
-    def _recurrent(self, params: Params, h: Array, dt: DType) -> Array:
-        return jnp.matmul(h.astype(dt), params["recurrent_kernel"].astype(dt))
+    def _recurrent(self, params: Params, h: Array, dt: DType, acc: DType) -> Array:
+        """``h @ recurrent_kernel`` with operands in ``dt`` and the result in ``acc``."""
+        return jnp.matmul(h.astype(dt), params["recurrent_kernel"].astype(dt)).astype(acc)
 
     def _check_step(self, params: Params, state: State, projected: Array) -> None:
         _checks.require_rank("projected_x_t", projected, 2, "[B, G*H]")
@@ -194,10 +213,27 @@ class Cell:
     def __call__(self, params: Params, state: State, x_t: Array) -> tuple[State, Array]:
         """One step from raw inputs ``x_t``: ``[B, D]``; returns ``(new_state, h: [B, H])``."""
         d = self.check_params(params)
+        x_t = jnp.asarray(x_t)
         _checks.require_rank("x_t", x_t, 2, "[B, D]")
         _checks.require_size("x_t", x_t, 1, d, "feature size")
         _checks.require_floating("x_t", x_t)
         return self.step(params, state, self.project(params, x_t))
+
+
+def _positive_int(value: Any) -> int | None:
+    """``value`` as an int if it is a positive integer (not a bool), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        value = operator.index(value)
+    except TypeError:
+        return None
+    return value if value > 0 else None
+
+
+def _accumulation_dtype(projected: Array, state: Any) -> DType:
+    """The wider of the compute dtype and the state's dtype (gates and state update run in it)."""
+    return jnp.promote_types(projected.dtype, state[0].dtype)
 
 
 def _expand_to(bias: Array, ndim: int) -> Array:
@@ -229,7 +265,8 @@ class SimpleRNN(Cell):
 
     def step(self, params: Params, state: SimpleRNNState, projected_x_t: Array) -> tuple[SimpleRNNState, Array]:
         self._check_step(params, state, projected_x_t)
-        pre = projected_x_t + self._recurrent(params, state.h, projected_x_t.dtype)
+        acc = _accumulation_dtype(projected_x_t, state)
+        pre = projected_x_t.astype(acc) + self._recurrent(params, state.h, projected_x_t.dtype, acc)
         h = jnp.tanh(pre) if self.activation == "tanh" else jax.nn.relu(pre)
         new = _cast_state(SimpleRNNState(h), state)
         return new, new.h
@@ -265,10 +302,10 @@ class LSTM(Cell):
 
     def step(self, params: Params, state: LSTMState, projected_x_t: Array) -> tuple[LSTMState, Array]:
         self._check_step(params, state, projected_x_t)
-        dt = projected_x_t.dtype
-        a = projected_x_t + self._recurrent(params, state.h, dt)
+        acc = _accumulation_dtype(projected_x_t, state)
+        a = projected_x_t.astype(acc) + self._recurrent(params, state.h, projected_x_t.dtype, acc)
         a_i, a_f, a_g, a_o = jnp.split(a, 4, axis=-1)
-        c = jax.nn.sigmoid(a_f) * state.c.astype(dt) + jax.nn.sigmoid(a_i) * jnp.tanh(a_g)
+        c = jax.nn.sigmoid(a_f) * state.c.astype(acc) + jax.nn.sigmoid(a_i) * jnp.tanh(a_g)
         h = jax.nn.sigmoid(a_o) * jnp.tanh(c)
         new = _cast_state(LSTMState(h, c), state)
         return new, new.h
@@ -311,19 +348,23 @@ class GRU(Cell):
 
     def step(self, params: Params, state: GRUState, projected_x_t: Array) -> tuple[GRUState, Array]:
         self._check_step(params, state, projected_x_t)
-        dt = projected_x_t.dtype
+        dt, acc = projected_x_t.dtype, _accumulation_dtype(projected_x_t, state)
         hid = self.hidden_size
-        h_prev = state.h.astype(dt)
-        u_r, u_z, u_n = jnp.split(projected_x_t, 3, axis=-1)
+        h_prev = state.h.astype(acc)
+        u_r, u_z, u_n = jnp.split(projected_x_t.astype(acc), 3, axis=-1)
         w_h = params["recurrent_kernel"].astype(dt)
+
+        def matmul(a: Array, w: Array) -> Array:
+            return jnp.matmul(a.astype(dt), w).astype(acc)
+
         if self.reset_after:
-            v_r, v_z, v_n = jnp.split(jnp.matmul(h_prev, w_h), 3, axis=-1)
+            v_r, v_z, v_n = jnp.split(matmul(h_prev, w_h), 3, axis=-1)
             r = jax.nn.sigmoid(u_r + v_r)
-            n = jnp.tanh(u_n + r * (v_n + _expand_to(params["recurrent_bias"].astype(dt), v_n.ndim)))
+            n = jnp.tanh(u_n + r * (v_n + _expand_to(params["recurrent_bias"].astype(acc), v_n.ndim)))
         else:
-            v_r, v_z = jnp.split(jnp.matmul(h_prev, w_h[:, : 2 * hid]), 2, axis=-1)
+            v_r, v_z = jnp.split(matmul(h_prev, w_h[:, : 2 * hid]), 2, axis=-1)
             r = jax.nn.sigmoid(u_r + v_r)
-            n = jnp.tanh(u_n + jnp.matmul(r * h_prev, w_h[:, 2 * hid :]))
+            n = jnp.tanh(u_n + matmul(r * h_prev, w_h[:, 2 * hid :]))
         z = jax.nn.sigmoid(u_z + v_z)
         h = (1.0 - z) * n + z * h_prev
         new = _cast_state(GRUState(h), state)

@@ -18,6 +18,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from rnn_research import cells, recurrent
 
@@ -85,8 +86,17 @@ class RNN(nn.Module):
     ) -> Any:
         """``xs``: ``[B, T, D]``; ``lengths``: optional ``[B]``; see the class docstring for outputs."""
         cell = self.resolved_cell()
+        xs = jnp.asarray(xs)
         if xs.ndim != 3:
             raise ValueError(f"RNN: xs must have rank 3 [B, T, D], got shape {tuple(xs.shape)}")
+        if self.has_variable("params", "layer_0"):
+            first = self.get_variable("params", "layer_0")
+            kernel = (first["forward"] if self.bidirectional else first)["input_kernel"]
+            if kernel.shape[0] != xs.shape[-1]:
+                raise ValueError(
+                    f"RNN: xs has feature size {xs.shape[-1]} (shape {tuple(xs.shape)}), "
+                    f"but the parameters were made for {kernel.shape[0]}"
+                )
         if self.num_layers < 1:
             raise ValueError(f"RNN: num_layers must be >= 1, got {self.num_layers}")
 
@@ -103,6 +113,7 @@ class RNN(nn.Module):
             )
             params.append(self.param(f"layer_{layer}", init_layer, size))
 
+        perturbations = self._perturbations(cell, xs)
         dropout_rng = None
         if not deterministic and self.dropout > 0.0 and self.num_layers > 1:
             dropout_rng = self.make_rng("dropout")
@@ -118,5 +129,27 @@ class RNN(nn.Module):
             dropout_rng=dropout_rng,
             unroll=self.unroll,
             remat=self.remat,
+            perturbations=perturbations,
         )
         return (finals, ys) if self.return_state else ys
+
+    def _perturbations(self, cell: cells.Cell, xs: Array) -> list[Any] | None:
+        """Zeros ``[B, T, H]`` per layer (and direction) in the ``"perturbations"`` collection.
+
+        Never made by ``init``; made by ``apply(..., mutable=["perturbations"])`` for the shapes
+        of that call, and used only when ``apply`` is given them, so ordinary training never
+        pays for them and a model applies to any batch size and length. The gradient of a loss
+        with respect to them is ``dLoss/dh_t`` of every layer (see :mod:`rnn_research.diagnostics`).
+        """
+        creating = not self.is_initializing() and self.is_mutable_collection("perturbations")
+        if not (creating or self.has_variable("perturbations", "layer_0")):
+            return None
+        shape = (xs.shape[0], xs.shape[1], cell.hidden_size)
+        dtype = cell.dtype or cell.param_dtype
+
+        def zeros() -> Any:
+            if self.bidirectional:
+                return {"forward": jnp.zeros(shape, dtype), "backward": jnp.zeros(shape, dtype)}
+            return jnp.zeros(shape, dtype)
+
+        return [self.variable("perturbations", f"layer_{i}", zeros).value for i in range(self.num_layers)]

@@ -50,6 +50,7 @@ def unroll(
     reverse: bool = False,
     unroll: int | bool = 1,
     remat: bool = False,
+    perturbation: Array | None = None,
 ) -> tuple[State, Array]:
     """Runs ``cell`` over ``xs: [B, T, D]``; returns ``(final_state, ys: [B, T, H])``.
 
@@ -63,8 +64,13 @@ def unroll(
       unroll: steps per scan iteration (``lax.scan``'s ``unroll``; ``True`` unrolls fully).
       remat: rematerialise each step in the backward pass (``jax.checkpoint``) to save
         memory on long sequences at the cost of recomputing the gates.
+      perturbation: optional ``[B, T, H]`` added to ``h_t`` after each step, in the state
+        carried forward as well as in ``ys``. Zeros change nothing; the gradient with
+        respect to it is the total ``dLoss/dh_t`` (through the output and all later steps),
+        which :mod:`rnn_research.diagnostics` uses to show vanishing gradients through time.
     """
     cell.check_params(params)
+    xs = jnp.asarray(xs)
     _checks.require_rank("xs", xs, 3, "[B, T, D]")
     _checks.require_floating("xs", xs)
     batch, time = _checks.shape_of(xs)[:2]
@@ -75,24 +81,38 @@ def unroll(
 
     mask = None
     if lengths is not None:
+        lengths = jnp.asarray(lengths)
         _checks.check_lengths(lengths, batch, time)
         mask = _valid_mask(jnp.asarray(lengths), time)
         xs = jnp.where(mask[:, :, None], xs, jnp.zeros((), xs.dtype))
 
     projected = jnp.swapaxes(cell.project(params, xs), 0, 1)  # [T, B, G*H]
+    if perturbation is not None:
+        if _checks.shape_of(perturbation) != (batch, time, cell.hidden_size):
+            raise ValueError(
+                f"perturbation must have shape {(batch, time, cell.hidden_size)} [B, T, H], "
+                f"got {_checks.shape_of(perturbation)}"
+            )
+        perturbation = jnp.swapaxes(perturbation, 0, 1)
 
-    def body(state: State, inputs: Any) -> tuple[State, Array]:
-        if mask is None:
-            return cell.step(params, state, inputs)
-        px_t, valid_t = inputs
-        new_state, h = cell.step(params, state, px_t)
-        keep = valid_t[:, None]
+    def body(state: State, inputs: dict[str, Array]) -> tuple[State, Array]:
+        new_state, h = cell.step(params, state, inputs["x"])
+        if "perturbation" in inputs:
+            h = h + inputs["perturbation"].astype(h.dtype)
+            new_state = new_state._replace(h=h)
+        if "valid" not in inputs:
+            return new_state, h
+        keep = inputs["valid"][:, None]
         new_state = jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), new_state, state)
         return new_state, jnp.where(keep, h, jnp.zeros((), h.dtype))
 
     if remat:
         body = jax.checkpoint(body)
-    scanned = projected if mask is None else (projected, mask.T)
+    scanned = {"x": projected}
+    if mask is not None:
+        scanned["valid"] = mask.T
+    if perturbation is not None:
+        scanned["perturbation"] = perturbation
     final_state, ys = jax.lax.scan(body, initial_state, scanned, reverse=reverse, unroll=unroll)
     return final_state, jnp.swapaxes(ys, 0, 1)
 
@@ -118,6 +138,7 @@ def bidirectional(
     merge: str = "concat",
     unroll: int | bool = 1,
     remat: bool = False,
+    perturbation: dict[str, Array] | None = None,
 ) -> tuple[tuple[State, State], Array]:
     """Forward and reverse unrolls of ``xs: [B, T, D]``, merged.
 
@@ -125,14 +146,16 @@ def bidirectional(
     ``(fw, bw)`` or ``None``. Returns ``((final_fw, final_bw), ys)`` with ``ys`` of shape
     ``[B, T, 2H]`` (``merge="concat"``, forward first) or ``[B, T, H]`` (``merge="sum"``).
     With ``lengths``, the backward direction reads each valid prefix from its end.
+    ``perturbation``: optional ``{"forward": [B, T, H], "backward": [B, T, H]}`` (see :func:`unroll`).
     """
     if merge not in MERGES:
         raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
     _checks.require_keys("bidirectional params", params, ("forward", "backward"))
     fw_init, bw_init = (None, None) if initial_state is None else initial_state
     kwargs = dict(lengths=lengths, unroll=unroll, remat=remat)
-    fw_final, fw_ys = _unroll(cell, params["forward"], xs, fw_init, reverse=False, **kwargs)
-    bw_final, bw_ys = _unroll(cell, params["backward"], xs, bw_init, reverse=True, **kwargs)
+    fw_pert, bw_pert = (None, None) if perturbation is None else (perturbation["forward"], perturbation["backward"])
+    fw_final, fw_ys = _unroll(cell, params["forward"], xs, fw_init, reverse=False, perturbation=fw_pert, **kwargs)
+    bw_final, bw_ys = _unroll(cell, params["backward"], xs, bw_init, reverse=True, perturbation=bw_pert, **kwargs)
     return (fw_final, bw_final), _merge(fw_ys, bw_ys, merge)
 
 
@@ -193,6 +216,7 @@ def stacked(
     dropout_rng: Array | None = None,
     unroll: int | bool = 1,
     remat: bool = False,
+    perturbations: Sequence[Any] | None = None,
 ) -> tuple[list[Any], Array]:
     """A multi-layer (optionally bidirectional) RNN, as ``torch.nn.LSTM(num_layers=...)``.
 
@@ -202,6 +226,7 @@ def stacked(
       initial_states: ``None`` or one state per layer (a ``(fw, bw)`` pair when bidirectional).
       dropout_rate: dropout on the outputs of every layer but the last (the non-recurrent
         connections, Zaremba et al. 2014); applied only when ``dropout_rng`` is given.
+      perturbations: ``None`` or one per layer (see :func:`unroll` and :func:`bidirectional`).
 
     Returns:
       ``(final_states, ys)``: a list with each layer's final state (pairs when
@@ -220,10 +245,11 @@ def stacked(
     for layer, layer_params in enumerate(params):
         init = None if initial_states is None else initial_states[layer]
         kwargs = dict(lengths=lengths, unroll=unroll, remat=remat)
+        pert = None if perturbations is None else perturbations[layer]
         if bidirectional:
-            final, ys = _bidirectional(cell, layer_params, ys, init, merge=merge, **kwargs)
+            final, ys = _bidirectional(cell, layer_params, ys, init, merge=merge, perturbation=pert, **kwargs)
         else:
-            final, ys = _unroll(cell, layer_params, ys, init, **kwargs)
+            final, ys = _unroll(cell, layer_params, ys, init, perturbation=pert, **kwargs)
         finals.append(final)
         if layer < num_layers - 1 and rngs[layer] is not None:
             ys = dropout(rngs[layer], dropout_rate, ys)

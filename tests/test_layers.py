@@ -81,6 +81,31 @@ def test_every_parameter_gets_a_gradient_inside_a_bigger_model():
         assert float(jnp.abs(g).max()) > 0.0, f"no gradient reaches {jax.tree_util.keystr(path)}"
 
 
+def test_applies_to_other_batch_sizes_and_lengths_than_init():
+    model = layers.RNN(cell="lstm", hidden_size=H, num_layers=2, bidirectional=True)
+    variables = model.init(jax.random.key(0), inputs(), LENGTHS)
+    assert set(variables) == {"params"}, "init must not create shape-bound collections"
+    ys = model.apply(variables, jnp.ones((2, 11, D)), jnp.array([11, 4]))
+    assert ys.shape == (2, 11, 2 * H)
+
+
+def test_perturbations_give_dloss_dh_for_every_layer():
+    model = layers.RNN(cell="gru", hidden_size=H, num_layers=2, bidirectional=True)
+    xs = inputs()
+    params = model.init(jax.random.key(0), xs)["params"]
+    ys, made = model.apply({"params": params}, xs, mutable=["perturbations"])
+    pert = made["perturbations"]
+    assert jax.tree_util.tree_map(jnp.shape, pert) == {
+        f"layer_{i}": {"forward": (B, T, H), "backward": (B, T, H)} for i in range(2)
+    }
+    np.testing.assert_array_equal(ys, model.apply({"params": params}, xs))  # zeros change nothing
+    loss = lambda p: jnp.sum(model.apply({"params": params, "perturbations": p}, xs)[:, -1] ** 2)
+    grads = jax.grad(loss)(jax.tree_util.tree_map(jnp.zeros_like, pert))
+    fw = grads["layer_1"]["forward"]
+    # The loss reads only the last step: forward gradients reach back to t=0 through the recurrence.
+    assert float(jnp.abs(fw[:, 0]).max()) > 0.0 and float(jnp.abs(fw[:, -1]).max()) > 0.0
+
+
 def test_bad_configuration_and_input():
     xs = inputs()
     with pytest.raises(ValueError, match="hidden_size is required when cell is given by name"):
@@ -89,6 +114,11 @@ def test_bad_configuration_and_input():
         layers.RNN(cell=cells.GRU(H), hidden_size=3).init(jax.random.key(0), xs)
     with pytest.raises(ValueError, match=r"RNN: xs must have rank 3 \[B, T, D\], got shape \(3, 4\)"):
         layers.RNN(cell="gru", hidden_size=H).init(jax.random.key(0), xs[:, 0])
+    variables = layers.RNN(cell="gru", hidden_size=H).init(jax.random.key(0), xs)
+    with pytest.raises(
+        ValueError, match=r"RNN: xs has feature size 7 \(shape \(3, 6, 7\)\), but the parameters were made for 4"
+    ):
+        layers.RNN(cell="gru", hidden_size=H).apply(variables, jnp.ones((B, T, 7)))
     with pytest.raises(ValueError, match="unknown cell 'mamba'"):
         layers.RNN(cell="mamba", hidden_size=H).init(jax.random.key(0), xs)
     with pytest.raises(ValueError, match=r"no 'layer_<i>' entries in params"):

@@ -163,6 +163,14 @@ def test_unroll_and_remat_knobs_change_nothing(knob):
     value, grads = jax.value_and_grad(lambda p: loss(p, **knob))(params)
     np.testing.assert_allclose(value, base_value, rtol=1e-6)
     assert_tree_close(grads, base_grads, atol=1e-5)
+    # The knob must reach the program: a remat region, or a scan unrolled as asked.
+    jaxpr = str(jax.make_jaxpr(jax.grad(lambda p: loss(p, **knob)))(params))
+    if knob.get("remat"):
+        assert "checkpoint" in jaxpr or "remat" in jaxpr
+    elif knob.get("unroll") is True:
+        assert "scan" not in jaxpr or f"unroll={T}" in jaxpr
+    else:
+        assert f"unroll={knob['unroll']}" in jaxpr
 
 
 @pytest.mark.parametrize("name", ["simple_tanh", "lstm", "gru", "gru_cho"])
@@ -198,11 +206,51 @@ def test_bf16_long_run_stays_finite(name):
     cell = type(base)(**{**base.__dict__, "dtype": jnp.bfloat16})
     params = cell.init(jax.random.key(0), D)
     xs = jax.random.normal(jax.random.key(1), (2, 300, D), jnp.bfloat16)
-    final, ys = jax.jit(lambda p, x: recurrent.unroll(cell, p, x))(params, xs)
+    final, ys = jax.jit(lambda p, x: recurrent.unroll(cell, p, x, cell.initial_state(2, jnp.bfloat16)))(params, xs)
     assert ys.dtype == jnp.bfloat16
     assert bool(jnp.isfinite(ys.astype(jnp.float32)).all())
     grads = jax.grad(lambda p: recurrent.unroll(cell, p, xs)[1].astype(jnp.float32).mean())(params)
     assert all(bool(jnp.isfinite(g).all()) and g.dtype == jnp.float32 for g in grads.values())
+
+
+def test_perturbation_gradient_is_total_dloss_dh():
+    """dLoss/d(perturbation_t) equals the gradient with respect to h_t in an explicit loop."""
+    cell, params, xs, state0 = setup("lstm", key=11)
+    target = jax.random.normal(jax.random.key(12), (B, T, H))
+
+    def loss_scan(pert):
+        _, ys = recurrent.unroll(cell, params, xs, state0, lengths=LENGTHS, perturbation=pert)
+        return jnp.sum((ys - target) ** 2)
+
+    def loss_loop(eps):  # eps[t] added to h_t, explicitly, in a Python loop with masking
+        state, total = state0, 0.0
+        for t in range(T):
+            new, h = cell(params, state, xs[:, t])
+            h = h + eps[t]
+            valid = (t < LENGTHS)[:, None]
+            state = jax.tree_util.tree_map(lambda n, o, v=valid: jnp.where(v, n, o), new._replace(h=h), state)
+            total = total + jnp.sum((jnp.where(valid, h, 0.0) - target[:, t]) ** 2)  # outputs past a length are 0
+        return total
+
+    zeros = jnp.zeros((B, T, H))
+    plain = recurrent.unroll(cell, params, xs, state0, lengths=LENGTHS)
+    perturbed = recurrent.unroll(cell, params, xs, state0, lengths=LENGTHS, perturbation=zeros)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, plain, perturbed)  # zeros change nothing
+    np.testing.assert_allclose(loss_scan(zeros), loss_loop(jnp.zeros((T, B, H))), rtol=1e-5)
+    g_scan = jax.grad(loss_scan)(zeros)
+    g_loop = jnp.swapaxes(jax.grad(loss_loop)(jnp.zeros((T, B, H))), 0, 1)
+    np.testing.assert_allclose(g_scan, g_loop, atol=1e-5)
+    assert float(jnp.abs(g_scan[0, 0]).max()) > 0.0
+    with pytest.raises(ValueError, match=r"perturbation must have shape \(4, 7, 5\) \[B, T, H\], got \(4, 6, 5\)"):
+        recurrent.unroll(cell, params, xs, perturbation=zeros[:, 1:])
+
+
+def test_python_lists_are_accepted_and_checked():
+    cell, params, xs, _ = setup("gru", key=13)
+    final, ys = recurrent.unroll(cell, params, np.asarray(xs).tolist(), lengths=[7, 4, 1, 0])
+    np.testing.assert_allclose(ys, recurrent.unroll(cell, params, xs, lengths=LENGTHS)[1], atol=1e-6)
+    with pytest.raises(ValueError, match=r"lengths must lie in \[0, 7\]"):
+        recurrent.unroll(cell, params, xs, lengths=[8, 1, 1, 1])
 
 
 def test_traced_lengths_under_jit():
