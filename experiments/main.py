@@ -1,0 +1,72 @@
+"""Launcher: ``python -m experiments.main --config=configs/<preset>.py[:variant] --workdir=DIR``.
+
+Overrides: ``--config.optim.learning_rate=3e-3``. ``--mode=train`` trains (resuming when DIR
+holds a checkpoint) and evaluates the best checkpoint; ``--mode=eval`` evaluates the best (or
+else the latest) checkpoint in DIR. ``--multihost`` (or ``RNN_RESEARCH_MULTIHOST=1``) calls
+``jax.distributed.initialize`` first, as on a TPU VM pod (elsewhere also pass
+``--coordinator_address=host:port --num_processes=N --process_id=i``). Errors are one line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+import experiments
+from rnn_research import sharding, train
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic_adding.py:smoke.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.", required=True)
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"], "What to do.")
+_MULTIHOST = flags.DEFINE_bool("multihost", None, "Call jax.distributed.initialize (default: $RNN_RESEARCH_MULTIHOST).")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (auto-detected on TPU pods).")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (auto-detected on TPU pods).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (auto-detected on TPU pods).")
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's parsing, with any failure (an unknown config key, a wrong type) as one line."""
+    try:
+        return flags.FLAGS(argv)
+    except Exception as e:  # absl reports bad overrides as flags.Error, AttributeError, KeyError, TypeError
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        key = text.strip("\"'")
+        culprits = [a for a in argv[1:] if a.startswith("--config.") and key and key in a]
+        where = f" (in {culprits[0]})" if culprits else ""
+        if isinstance(e, (AttributeError, KeyError)):
+            text = f"unknown config key {key!r}{where}; see configs/base.py for the known keys"
+        print(f"error: {text}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    config = _CONFIG.value
+    if config is None:
+        raise app.UsageError("--config is required, e.g. --config=configs/synthetic_adding.py:smoke")
+    logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+    try:
+        sharding.maybe_initialize_distributed(
+            _MULTIHOST.value,
+            coordinator_address=_COORDINATOR.value,
+            num_processes=_NUM_PROCESSES.value,
+            process_id=_PROCESS_ID.value,
+        )
+        experiment = experiments.get(config.experiment)
+        if _MODE.value == "train":
+            results = train.train_and_evaluate(config, _WORKDIR.value, experiment)
+        else:
+            results = train.evaluate_checkpoint(config, _WORKDIR.value, experiment)
+    except (ValueError, KeyError, FileNotFoundError, train.NonFiniteError) as e:
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps({"final": results}, sort_keys=True))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

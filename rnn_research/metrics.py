@@ -1,0 +1,300 @@
+"""Metric output of the training harness: JSONL records, TensorBoard event files, console
+progress, and PNG plots of training curves and per-timestep heatmaps.
+
+``metrics.jsonl`` holds one JSON object a line, ``{"step", "split", "time", **metrics}``.
+Metric values are floats; the JSON-illegal values NaN, +inf and -inf are written as the strings
+``"nan"``, ``"inf"`` and ``"-inf"``, and :func:`read_jsonl` turns them back into floats. Each
+line goes to the file in one ``write()`` call, so a killed run leaves at worst a partial last
+line, which readers skip and :class:`MetricWriter` drops when it reopens the file.
+
+Example::
+
+    with MetricWriter(workdir, total_steps=1000) as writer:
+        writer.resume(restored_step)  # after restoring a checkpoint (0 for a fresh run)
+        writer.write(50, {"loss": 1.23, "accuracy": 0.5})
+        writer.write(200, {"loss": 1.1}, split="eval")
+    plot_curves(read_jsonl(workdir / "metrics.jsonl"), workdir / "plots")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+JSONL_NAME = "metrics.jsonl"
+_RESERVED = ("step", "split", "time")
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _encode(value: float) -> float | str:
+    if math.isnan(value):
+        return "nan"
+    return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+
+
+def _decode(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: _NONFINITE.get(v, v) if k != "split" and isinstance(v, str) else v for k, v in record.items()}
+
+
+def _parse(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """``(line, record)`` pairs of the complete lines of ``path``; raises on a corrupt one."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")[:-1]  # The last piece is "" or a partial line: dropped.
+    pairs = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as e:
+            reason = getattr(e, "msg", str(e))
+            raise ValueError(f"{path}:{number}: corrupt metrics record ({reason})") from None
+        pairs.append((line, record))
+    return pairs
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Records of a ``metrics.jsonl``, non-finite strings decoded; skips a partial last line."""
+    return [_decode(record) for _, record in _parse(Path(path))]
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+class MetricWriter:
+    """Writes scalar metrics to ``workdir/metrics.jsonl``, TensorBoard and the console.
+
+    TensorBoard event files go to ``workdir/tensorboard/<split>`` (one writer per split, made at
+    its first write). The harness should write a step's metrics before checkpointing that step,
+    and call :meth:`resume` after restoring, so a killed-and-resumed run leaves the same records
+    (``time`` aside) as an uninterrupted one.
+    """
+
+    def __init__(
+        self,
+        workdir: str | Path,
+        *,
+        tensorboard: bool = True,
+        console: bool = True,
+        total_steps: int | None = None,
+    ) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.path = self.workdir / JSONL_NAME
+        self.tensorboard, self.console, self.total_steps = tensorboard, console, total_steps
+        self._tb: dict[str, Any] = {}
+        self._purge_step: int | None = None
+        self._start = time.time()
+        self._last_train: tuple[int, float] | None = None
+        if self.path.exists():  # Drop a partial last line left by a killed writer.
+            with open(self.path, "rb+") as f:
+                data = f.read()
+                if data and not data.endswith(b"\n"):
+                    f.truncate(data.rfind(b"\n") + 1)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def write(self, step: int, metrics: Mapping[str, Any], split: str = "train") -> None:
+        """Records scalar ``metrics`` (floats, numpy or jax scalars) of ``split`` at ``step``."""
+        if self._fd is None:
+            raise ValueError(f"MetricWriter for {self.workdir} is closed")
+        step, now = int(step), time.time()
+        values = {}
+        for name, value in metrics.items():
+            if name in _RESERVED:
+                raise ValueError(f"metric name {name!r} is reserved (reserved: {', '.join(_RESERVED)})")
+            if np.ndim(value) != 0:
+                raise ValueError(f"metric {name!r} must be a scalar, got shape {np.shape(value)}")
+            values[name] = float(np.asarray(value))
+        record = {"step": step, "split": split, "time": now, **{k: _encode(v) for k, v in values.items()}}
+        data = (json.dumps(record, allow_nan=False) + "\n").encode("utf-8")
+        while data:  # One write() for a line in practice; loop only on a short write.
+            data = data[os.write(self._fd, data) :]
+        if self.tensorboard:
+            self._write_event(split, step, now, values)
+        if self.console:
+            print(self._console_line(step, values, split, now), flush=True)
+
+    def _write_event(self, split: str, step: int, now: float, values: Mapping[str, float]) -> None:
+        """Appends one TensorBoard event with every scalar, synchronously, and syncs the file.
+
+        tensorboardX's ``SummaryWriter`` queues events to a thread that its ``flush()`` does not
+        drain, so its low-level synchronous ``EventsWriter`` is used instead.
+        """
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
+        from tensorboardX.proto.summary_pb2 import Summary
+
+        if split not in self._tb:
+            logdir = self.workdir / "tensorboard" / split
+            logdir.mkdir(parents=True, exist_ok=True)
+            # tensorboardX names files by the second and opens them with "wb": a nanosecond suffix
+            # keeps a resumed run's file apart and sorted after the earlier one, as TensorBoard reads.
+            self._tb[split] = EventsWriter(str(logdir / "events"), f".{time.time_ns()}.{os.getpid()}")
+            if self._purge_step is not None:  # TensorBoard hides older events at steps >= this.
+                start = SessionLog(status=SessionLog.START)
+                self._tb[split].write_event(Event(wall_time=now, step=self._purge_step, session_log=start))
+        summary = Summary(value=[Summary.Value(tag=k, simple_value=v) for k, v in values.items()])
+        self._tb[split].write_event(Event(wall_time=now, step=step, summary=summary))
+        self._tb[split].flush()
+
+    def _console_line(self, step: int, values: Mapping[str, float], split: str, now: float) -> str:
+        where = f"step {step}" if self.total_steps is None else f"step {step}/{self.total_steps}"
+        parts = [f"[{split}] {where}", " ".join(f"{k}={v:.4g}" for k, v in values.items())]
+        if split == "train":
+            rate = None
+            if self._last_train is not None and step > self._last_train[0] and now > self._last_train[1]:
+                rate = (step - self._last_train[0]) / (now - self._last_train[1])
+            self._last_train = (step, now)
+            parts.append(f"{rate:.4g} steps/s" if rate else "- steps/s")
+            if self.total_steps is not None:
+                parts.append(f"ETA {_duration(max(self.total_steps - step, 0) / rate)}" if rate else "ETA -")
+        parts.append(f"elapsed {_duration(now - self._start)}")
+        return " | ".join(p for p in parts if p)
+
+    def resume(self, step: int, keep: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """Keeps only records with ``step <= step`` (atomically) after restoring at ``step``.
+
+        ``keep`` may drop more (e.g. the final evaluation of a run that is being extended).
+
+        Also hides later TensorBoard events (``purge_step``) and restarts the steps/s timer.
+        """
+        if self._fd is None:
+            raise ValueError(f"MetricWriter for {self.workdir} is closed")
+        step = int(step)
+        kept = [line for line, r in _parse(self.path) if r["step"] <= step and (keep is None or keep(r))]
+        tmp = self.path.with_name(f".{JSONL_NAME}.{os.getpid()}.tmp")
+        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.close(self._fd)
+        os.replace(tmp, self.path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        for tb in self._tb.values():
+            tb.close()
+        self._tb, self._purge_step = {}, step + 1
+        self._last_train = (step, time.time())
+
+    def close(self) -> None:
+        """Syncs and closes the JSONL file and the TensorBoard writers; closing twice is fine."""
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+        for tb in self._tb.values():
+            tb.close()
+        self._tb = {}
+
+    def __enter__(self) -> MetricWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _new_figure(figsize: tuple[float, float]) -> Any:
+    """A matplotlib figure on an Agg canvas, made without pyplot (no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def plot_curves(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
+    """Writes ``curves_<metric>.png`` per metric: one line per split vs step; returns the paths.
+
+    Non-numeric and non-finite values are skipped; the y axis is logarithmic when all values are
+    positive and span more than two decades.
+    """
+    out_dir = Path(out_dir)
+    series: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for record in records:
+        for name, value in record.items():
+            if name not in _RESERVED and (v := _as_float(value)) is not None:
+                series.setdefault(name, {}).setdefault(str(record.get("split", "train")), []).append(
+                    (int(record["step"]), v)
+                )
+    paths = []
+    for name, by_split in series.items():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fig = _new_figure((6.4, 4.0))
+        ax = fig.add_subplot()
+        splits = sorted(by_split, key=lambda s: (s != "train", s))
+        for split in splits:
+            points = sorted(by_split[split])
+            marker = "." if split != "train" or len(points) == 1 else None
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker=marker, label=split)
+        values = [v for points in by_split.values() for _, v in points]
+        if min(values) > 0 and max(values) / min(values) > 100:
+            ax.set_yscale("log")
+        ax.set(xlabel="step", ylabel=name, title=name)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        path = out_dir / f"curves_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+        fig.savefig(path, dpi=100)
+        paths.append(path)
+    return paths
+
+
+def plot_heatmap(
+    matrix: np.ndarray,
+    steps: Sequence[int],
+    out_path: str | Path,
+    *,
+    title: str,
+    log: bool = True,
+    label: str = "value",
+) -> Path:
+    """Heatmap of ``matrix: [num_records, T]``: time step ``t`` on x, training step on y.
+
+    With ``log`` the colour is ``log10(value)`` (non-positive and non-finite cells left blank),
+    e.g. gradient norms ``||dL/dh_t||`` over training to show vanishing or exploding gradients.
+    ``steps`` (strictly increasing) are the training steps of the rows.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    steps = np.asarray(steps, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != steps.shape[0] or matrix.size == 0:
+        raise ValueError(
+            f"matrix must be [num_records, T] with one row per step, got {matrix.shape} and {len(steps)} steps"
+        )
+    if np.any(np.diff(steps) <= 0):
+        raise ValueError(f"steps must be strictly increasing, got {steps.astype(int).tolist()}")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        colour = np.where(matrix > 0, np.log10(matrix), np.nan) if log else matrix
+    colour = np.ma.masked_invalid(colour)
+    # Row edges halfway between recorded steps, so the y axis reads in training steps.
+    mids = (steps[1:] + steps[:-1]) / 2
+    first = steps[0] - (mids[0] - steps[0] if mids.size else 0.5)
+    last = steps[-1] + (steps[-1] - mids[-1] if mids.size else 0.5)
+    y_edges = np.concatenate([[first], mids, [last]])
+    x_edges = np.arange(matrix.shape[1] + 1) - 0.5
+    fig = _new_figure((7.0, 4.5))
+    ax = fig.add_subplot()
+    mesh = ax.pcolormesh(x_edges, y_edges, colour, shading="flat", cmap="viridis")
+    fig.colorbar(mesh, ax=ax, label=f"log10({label})" if log else label)
+    ax.set(xlabel="time step t", ylabel="training step", title=title)
+    fig.tight_layout()
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_path, dpi=100)
+    return out_path

@@ -1,0 +1,335 @@
+"""The one training harness: ``train_and_evaluate(config, workdir, experiment)``.
+
+It owns everything an experiment does not (see :mod:`rnn_research.experiment`): the jitted
+train step (``value_and_grad``, global-norm clipping and the optax optimizer from
+``config.optim``), sharding of batches over every device, periodic evaluation, checkpoints
+(latest and best), early stopping, the non-finite guard, metrics (JSONL, TensorBoard,
+console, PNG curves), gradient-flow diagnostics, and a final evaluation of the best
+checkpoint. Started again in the same workdir, it resumes from the latest checkpoint and ends
+with the same parameters and metrics as a run that was never interrupted.
+
+Usable from a notebook::
+
+    from experiments import synthetic
+    from configs import synthetic_adding
+    metrics = train.train_and_evaluate(synthetic_adding.get_config("smoke"), "/tmp/run", synthetic)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from rnn_research import checkpoint, diagnostics, metrics, optim, sharding
+from rnn_research.experiment import Experiment
+
+# Fields that may change between a run and its resumption; any other change is refused.
+RESUMABLE_CHANGES = ("train.num_steps", "train.log_every", "train.plots", "train.early_stopping_evals")
+
+
+class NonFiniteError(RuntimeError):
+    """A non-finite loss or gradient with ``train.nonfinite='halt'``."""
+
+
+@flax.struct.dataclass
+class TrainState:
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    rng: jax.Array  # raw uint32 key data; the key of step s is fold_in(rng, s)
+    carry: Any
+    nonfinite_steps: jax.Array
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def check_config_for_resume(config: ml_collections.ConfigDict, workdir: Path) -> None:
+    """Refuses a resume under an incompatible config, then writes ``config.json``.
+
+    Called once the experiment has been built from the config, so a config that fails to build
+    leaves no ``config.json`` behind to block the corrected run.
+    """
+    path = workdir / "config.json"
+    current = json.loads(config.to_json_best_effort())
+    if path.exists():
+        saved = _flatten(json.loads(path.read_text()))
+        now = _flatten(current)
+        changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+        refused = [k for k in changed if k not in RESUMABLE_CHANGES]
+        if refused:
+            details = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in refused)
+            raise ValueError(f"{path} holds a run with a different config ({details}); use a new --workdir")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(current, indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+def _mean_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
+    stacked = jax.device_get(history)
+    return {k: float(np.mean([np.asarray(h[k], np.float64) for h in stacked])) for k in stacked[0]}
+
+
+class _Harness:
+    """The pieces of one run, built once; :func:`train_and_evaluate` drives them."""
+
+    def __init__(self, config: ml_collections.ConfigDict, workdir: Path, experiment: Experiment) -> None:
+        self.config, self.workdir, self.experiment = config, workdir, experiment
+        self.mesh = sharding.data_mesh()
+        self.batch_sharding = sharding.batch_sharding(self.mesh)
+        self.replicated = sharding.replicated(self.mesh)
+        self.train_batches, self.eval_sets, self.info = experiment.make_data(config)
+        self.model = experiment.make_model(config, self.info)
+        self.tx, self.schedule = optim.make_optimizer(
+            config.optim, total_steps=config.train.num_steps, steps_per_epoch=self.info.get("steps_per_epoch")
+        )
+        self.local_batch = sharding.local_batch_size(config.train.batch_size)
+
+    # ------------------------------------------------------------------ state
+    def shard(self, tree: Any) -> Any:
+        return sharding.shard_batch(tree, self.mesh)
+
+    def initial_carry(self) -> Any:
+        init_carry = getattr(self.experiment, "init_carry", None)
+        carry = init_carry(self.config, self.info, self.local_batch) if init_carry else {}
+        return self.shard(carry) if jax.tree_util.tree_leaves(carry) else {}
+
+    def init_state(self, batch: Any) -> TrainState:
+        """The step-0 train state, parameters and optimizer state replicated over the mesh."""
+        key = jax.random.PRNGKey(self.config.seed)
+        carry = self.initial_carry()
+        inputs = self.experiment.model_inputs(batch, carry)
+
+        def init(key: jax.Array) -> Any:
+            return self.model.init({"params": key, "dropout": key}, *inputs)["params"]
+
+        params = jax.jit(init, out_shardings=self.replicated)(jax.random.fold_in(key, 0))
+        opt_state = jax.jit(self.tx.init, out_shardings=self.replicated)(params)
+
+        def zero() -> jax.Array:  # separate buffers: the train step donates its input state
+            return jax.device_put(jnp.zeros((), jnp.int32), self.replicated)
+
+        state = TrainState(
+            step=zero(),
+            params=params,
+            opt_state=opt_state,
+            rng=jax.device_put(jax.random.fold_in(key, 1), self.replicated),
+            carry=carry,
+            nonfinite_steps=zero(),
+        )
+        return state
+
+    # ------------------------------------------------------------------ steps
+    def make_train_step(self) -> Any:
+        experiment, model, tx, schedule = self.experiment, self.model, self.tx, self.schedule
+
+        def train_step(state: TrainState, batch: Any) -> tuple[TrainState, dict[str, jax.Array]]:
+            rng = jax.random.fold_in(state.rng, state.step)
+
+            def loss_fn(params: Any) -> Any:
+                return experiment.loss_and_metrics(model, {"params": params}, batch, state.carry, rng, True)
+
+            (loss, (step_metrics, carry)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+            grad_norm = optax.tree.norm(grads)
+            finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+            updates, opt_state = tx.update(grads, state.opt_state, state.params)
+            params = optax.apply_updates(state.params, updates)
+
+            def pick(new: Any, old: Any) -> Any:  # a non-finite step changes nothing but the counters
+                return jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)
+
+            new_state = state.replace(
+                step=state.step + 1,
+                params=pick(params, state.params),
+                opt_state=pick(opt_state, state.opt_state),
+                carry=pick(carry, state.carry),
+                nonfinite_steps=state.nonfinite_steps + (~finite).astype(jnp.int32),
+            )
+            out = dict(step_metrics, loss=loss, grad_norm=grad_norm, learning_rate=schedule(state.step))
+            return new_state, (out, finite)
+
+        return jax.jit(train_step, donate_argnums=0)
+
+    def make_eval_step(self) -> Any:
+        experiment, model = self.experiment, self.model
+
+        def eval_step(params: Any, batch: Any, carry: Any) -> Any:
+            rng = jax.random.PRNGKey(0)  # unused in eval mode (no dropout)
+            loss, (step_metrics, carry) = experiment.loss_and_metrics(
+                model, {"params": params}, batch, carry, rng, False
+            )
+            return dict(step_metrics, loss=loss), carry
+
+        return jax.jit(eval_step)
+
+    def evaluate(self, eval_step: Any, params: Any) -> dict[str, dict[str, float]]:
+        results = {}
+        for name, batches in self.eval_sets.items():
+            carry, history = self.initial_carry(), []
+            for batch in batches():
+                step_metrics, carry = eval_step(params, self.shard(batch), carry)
+                history.append(step_metrics)
+            if history:
+                results[name] = _mean_metrics(history)
+        return results
+
+    def make_diagnostics(self, params: Any, batch: Any) -> Any:
+        """A jitted ``params -> {layer: [T] norms}`` on a fixed batch, or None without RNN layers."""
+        if not self.config.train.diagnostics_every:
+            return None
+        experiment, model, carry = self.experiment, self.model, self.initial_carry()
+        inputs = experiment.model_inputs(batch, carry)
+        _, made = jax.eval_shape(lambda p: model.apply({"params": p}, *inputs, mutable=["perturbations"]), params)
+        if "perturbations" not in made:
+            return None  # the model has no rnn_research.layers.RNN
+        shapes = made["perturbations"]
+
+        # The batch and carry are arguments, not closed-over constants: with several processes they
+        # are global arrays that no single process may embed in a computation.
+        def norms(params: Any, batch: Any, carry: Any) -> Any:
+            perturbations = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+            def loss_of(pert: Any) -> jax.Array:
+                variables = {"params": params, "perturbations": pert}
+                return experiment.loss_and_metrics(model, variables, batch, carry, jax.random.PRNGKey(0), False)[0]
+
+            return diagnostics.hidden_gradient_norms(loss_of, perturbations)
+
+        jitted = jax.jit(norms, out_shardings=self.replicated)
+        return lambda params: jitted(params, batch, carry)
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, experiment: Experiment) -> dict:
+    """Trains ``experiment`` under ``config`` in ``workdir`` (resuming if it holds a checkpoint).
+
+    Returns the final metrics: ``{eval_set: {metric: value}}`` of the best checkpoint (or of
+    the last state when there are no eval sets).
+    """
+    workdir = Path(workdir)
+    tc = config.train
+    is_chief = jax.process_index() == 0
+    h = _Harness(config, workdir, experiment)
+    if is_chief:
+        workdir.mkdir(parents=True, exist_ok=True)
+        check_config_for_resume(config, workdir)
+    ckpt = checkpoint.Checkpointer(
+        workdir / "checkpoints", keep=tc.keep_checkpoints, best_metric=tc.best_metric, best_mode=tc.best_mode
+    )
+    writer = metrics.MetricWriter(workdir, total_steps=tc.num_steps, console=is_chief) if is_chief else None
+    diag_log = diagnostics.DiagnosticsLog(workdir)
+
+    first_batch = h.shard(next(iter(h.train_batches(0))))
+    state = h.init_state(first_batch)
+    meta = {"best": None, "evals_without_improvement": 0, "stopped_early": False}
+    restored = ckpt.restore_latest(state)
+    if restored is not None:
+        state, meta = restored
+    start = int(state.step)
+    ckpt.forget_best_after(start)
+    if is_chief:
+        # Records written after the checkpoint we start from (all of them when starting afresh,
+        # e.g. after a kill before the first save) are dropped; the final evaluation is redone.
+        kept_until = start if restored is not None else -1
+        writer.resume(kept_until, keep=lambda r: not r["split"].startswith("best_"))
+        diag_log.resume(kept_until)
+        if restored is not None:
+            print(f"resumed from step {start} in {workdir}", flush=True)
+
+    train_step, eval_step = h.make_train_step(), h.make_eval_step()
+    diag_fn = h.make_diagnostics(state.params, first_batch)
+    sign = 1.0 if tc.best_mode == "min" else -1.0
+    history: list[dict[str, Any]] = []
+
+    def record_diagnostics(step: int) -> None:
+        if diag_fn is not None and step % tc.diagnostics_every == 0:
+            norms = diag_fn(state.params)  # every process joins the computation; the chief writes it
+            if is_chief:
+                diag_log.write(step, jax.device_get(norms))
+
+    if start == 0:
+        record_diagnostics(0)
+    batches = h.train_batches(start)
+    step = start
+    while step < tc.num_steps and not meta["stopped_early"]:
+        batch = h.shard(next(batches))
+        state, (step_metrics, finite) = train_step(state, batch)
+        step += 1
+        if tc.nonfinite == "halt" and not bool(finite):
+            raise NonFiniteError(
+                f"non-finite loss or gradient at step {step} (train.nonfinite='halt'); "
+                f"the last good checkpoint (step {ckpt.latest_step()}) is intact in {workdir}"
+            )
+        history.append(step_metrics)
+        if step % tc.log_every == 0 or step == tc.num_steps:
+            logged = _mean_metrics(history)
+            logged["nonfinite_steps"] = float(state.nonfinite_steps)
+            history = []
+            if writer:
+                writer.write(step, logged, split="train")
+        record_diagnostics(step)
+        if h.eval_sets and (step % tc.eval_every == 0 or step == tc.num_steps):
+            results = h.evaluate(eval_step, state.params)
+            for name, values in results.items():
+                if writer:
+                    writer.write(step, values, split=name)
+            first = next(iter(results.values()))
+            if tc.best_metric not in first:
+                raise ValueError(f"train.best_metric={tc.best_metric!r} is not an eval metric ({sorted(first)})")
+            value = first[tc.best_metric]
+            if meta["best"] is None or sign * value < sign * meta["best"]:
+                meta.update(best=value, evals_without_improvement=0)
+            else:
+                meta["evals_without_improvement"] += 1
+            ckpt.save_best(step, state, meta, {tc.best_metric: value})
+            if tc.early_stopping_evals and meta["evals_without_improvement"] >= tc.early_stopping_evals:
+                meta["stopped_early"] = True
+        if step % tc.checkpoint_every == 0 or step == tc.num_steps or meta["stopped_early"]:
+            ckpt.save(step, state, meta)
+
+    final: dict[str, Any] = {}
+    best = ckpt.restore_best(state) if h.eval_sets else None
+    if best is not None:
+        final = h.evaluate(eval_step, best[0].params)
+        if writer:
+            for name, values in final.items():
+                writer.write(ckpt.best_step(), values, split=f"best_{name}")
+    if writer:
+        if tc.plots:
+            metrics.plot_curves(metrics.read_jsonl(workdir / "metrics.jsonl"), workdir / "plots")
+            diagnostics.plot(diag_log.read(), workdir / "plots")
+        writer.close()
+    ckpt.close()
+    return final
+
+
+def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, experiment: Experiment) -> dict:
+    """Evaluates the best checkpoint in ``workdir`` (or the latest if none is marked best)."""
+    workdir = Path(workdir)
+    if not (workdir / "checkpoints").is_dir():
+        raise FileNotFoundError(f"no checkpoints in {workdir} (train first, or check --workdir)")
+    h = _Harness(config, workdir, experiment)
+    tc = config.train
+    ckpt = checkpoint.Checkpointer(
+        workdir / "checkpoints", keep=tc.keep_checkpoints, best_metric=tc.best_metric, best_mode=tc.best_mode
+    )
+    template = h.init_state(h.shard(next(iter(h.train_batches(0)))))
+    restored = ckpt.restore_best(template) or ckpt.restore_latest(template)
+    ckpt.close()
+    if restored is None:
+        raise FileNotFoundError(f"no checkpoints in {workdir / 'checkpoints'} (train first, or check --workdir)")
+    return h.evaluate(h.make_eval_step(), restored[0].params)

@@ -1,0 +1,156 @@
+"""The launcher end to end, in subprocesses: smoke presets, SIGKILL and resume, two processes, bad configs."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from configs import synthetic_adding
+from experiments import synthetic
+from rnn_research import checkpoint, metrics, train
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SMOKE = "configs/synthetic_adding.py:smoke"
+
+
+def launch(workdir, *args, config=SMOKE, devices=8, env=None, extra=(), **popen):
+    environ = dict(os.environ)
+    environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    environ["JAX_PLATFORMS"] = "cpu"
+    environ.update(env or {})
+    command = [sys.executable, "-m", "experiments.main", f"--config={config}", f"--workdir={workdir}", *args, *extra]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
+
+
+def run(workdir, *args, timeout=120, **kwargs):
+    proc = launch(workdir, *args, **kwargs)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def records(workdir):
+    return [{k: v for k, v in r.items() if k != "time"} for r in metrics.read_jsonl(workdir / "metrics.jsonl")]
+
+
+def latest_params(workdir, config):
+    harness = train._Harness(config, workdir, synthetic)
+    template = harness.init_state(harness.shard(next(iter(harness.train_batches(0)))))
+    ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=2, best_metric="mse", best_mode="min")
+    state, _ = ckpt.restore_latest(template)
+    ckpt.close()
+    return jax.device_get(state.params)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", ["synthetic_adding", "synthetic_copy"])
+def test_smoke_preset_leaves_every_artefact(tmp_path, preset):
+    start = time.time()
+    code, out, err = run(tmp_path, config=f"configs/{preset}.py:smoke")
+    assert code == 0, err[-2000:]
+    assert time.time() - start < 60
+    final = json.loads(out.strip().splitlines()[-1])["final"]
+    assert "test" in final
+    assert (tmp_path / "metrics.jsonl").stat().st_size > 0
+    assert list((tmp_path / "tensorboard" / "train").glob("events*"))
+    assert list((tmp_path / "checkpoints" / "latest").iterdir())
+    plots = {p.name for p in (tmp_path / "plots").glob("*.png")}
+    assert "curves_loss.png" in plots and any(name.startswith("grad_flow_") for name in plots)
+    assert "steps/s" in out and "ETA" in out
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_moment_then_resume_equals_uninterrupted(tmp_path):
+    overrides = ["--config.train.num_steps=40", "--config.train.checkpoint_every=5", "--config.train.log_every=5"]
+    code, _, err = run(tmp_path / "reference", *overrides)
+    assert code == 0, err[-2000:]
+
+    # Kill once in the middle of a checkpoint save (an orbax temporary directory exists), and
+    # once between saves; then let the run finish.
+    workdir = tmp_path / "killed"
+    for trigger in ("during_save", "between_saves"):
+        proc = launch(workdir, *overrides)
+        deadline = time.time() + 90
+        killed = False
+        while time.time() < deadline and proc.poll() is None:
+            latest = workdir / "checkpoints" / "latest"
+            saving = latest.is_dir() and any("tmp" in p.name for p in latest.iterdir())
+            logged = (workdir / "metrics.jsonl").exists() and len(records(workdir)) >= 4
+            if (trigger == "during_save" and saving) or (trigger == "between_saves" and logged and not saving):
+                proc.send_signal(signal.SIGKILL)
+                killed = True
+                break
+            time.sleep(0.002)
+        proc.communicate(timeout=30)
+        assert killed, f"the run ended before it could be killed ({trigger})"
+    code, out, err = run(workdir, *overrides)
+    assert code == 0, err[-2000:]
+    assert "resumed from step" in out
+    assert records(workdir) == records(tmp_path / "reference")
+    config = synthetic_adding.get_config("smoke")
+    config.train.num_steps = 40
+    a, b = latest_params(tmp_path / "reference", config), latest_params(workdir, config)
+    jax.tree_util.tree_map(np.testing.assert_array_equal, a, b)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_train_together_and_agree(tmp_path):
+    args = ["--multihost", "--config.train.num_steps=10", "--config.train.eval_every=5"]
+    address = f"127.0.0.1:{free_port()}"
+    procs = [
+        launch(
+            tmp_path / "two",
+            *args,
+            devices=2,
+            extra=[f"--coordinator_address={address}", "--num_processes=2", f"--process_id={i}"],
+        )
+        for i in range(2)
+    ]
+    outputs = [p.communicate(timeout=180) for p in procs]
+    for p, (_, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-3000:]
+    finals = [json.loads(out.strip().splitlines()[-1])["final"] for out, _ in outputs]
+    assert finals[0] == finals[1], "both processes must see the same evaluation"
+    code, out, err = run(tmp_path / "one", *args[1:], devices=4)
+    assert code == 0, err[-2000:]
+    single = json.loads(out.strip().splitlines()[-1])["final"]
+    assert finals[0]["test"]["mse"] == pytest.approx(single["test"]["mse"], abs=1e-5)
+    two, one = records(tmp_path / "two"), records(tmp_path / "one")
+    assert [r["step"] for r in two] == [r["step"] for r in one]
+    for a, b in zip(two, one):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-5)
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--config.train.no_such_key=1", "no_such_key"),
+        ("--config.train.num_steps=many", "num_steps"),
+        ("--config.model.cell=transformer", "model.cell"),
+        ("--config.optim.name=adagrad", "optim.name"),
+        ("--config.task.name=sorting", "task.name"),
+    ],
+)
+def test_bad_config_gives_one_line_error(tmp_path, flag, message):
+    code, out, err = run(tmp_path, flag)
+    assert code != 0
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) <= 2, err  # absl may add a usage hint line; never a traceback
+    assert "Traceback" not in err and message in err, err

@@ -1,0 +1,143 @@
+"""The harness: the experiment contract, resume, device counts, the non-finite guard, diagnostics."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from rnn_research import checkpoint, diagnostics, metrics, sharding, train
+from tests import toy_experiment as toy
+
+
+def records(workdir, split=None):
+    out = metrics.read_jsonl(workdir / "metrics.jsonl")
+    return [{k: v for k, v in r.items() if k != "time"} for r in out if split is None or r["split"] == split]
+
+
+def final_params(config, workdir):
+    ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=2, best_metric="mse", best_mode="min")
+    template = train._Harness(config, workdir, toy)
+    state = template.init_state(template.shard(next(iter(template.train_batches(0)))))
+    restored, _ = ckpt.restore_latest(state)
+    ckpt.close()
+    return jax.device_get(restored.params)
+
+
+def test_contract_end_to_end_with_a_toy_experiment(tmp_path):
+    config = toy.get_config()
+    final = train.train_and_evaluate(config, tmp_path, toy)
+    assert set(final) == {"test"} and set(final["test"]) >= {"mse", "abs_err", "loss"}
+    train_records = records(tmp_path, "train")
+    assert [r["step"] for r in train_records] == [2, 4, 6, 8, 10, 12]
+    assert {"loss", "mse", "grad_norm", "learning_rate", "nonfinite_steps"} <= set(train_records[0])
+    test_records = records(tmp_path, "test")
+    assert [r["step"] for r in test_records] == [4, 8, 12]
+    best = records(tmp_path, "best_test")
+    assert len(best) == 1 and best[0]["mse"] == pytest.approx(min(r["mse"] for r in test_records), rel=1e-5)
+    assert train_records[-1]["loss"] < train_records[0]["loss"], "training must reduce the loss"
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["num_steps"] == 12
+    diag = diagnostics.DiagnosticsLog(tmp_path).read()
+    assert [r["step"] for r in diag] == [0, 4, 8, 12]
+    assert [k for k in diag[0] if k != "step"] == ["RNN_0/layer_0"]
+    norms = np.array([r["RNN_0/layer_0"] for r in diag])
+    assert norms.shape == (4, toy.T) and (norms > 0).all()
+
+
+def test_same_seed_same_metrics(tmp_path):
+    config = toy.get_config(num_steps=6)
+    train.train_and_evaluate(config, tmp_path / "a", toy)
+    train.train_and_evaluate(config, tmp_path / "b", toy)
+    assert records(tmp_path / "a") == records(tmp_path / "b")
+
+
+def test_resume_in_process_equals_uninterrupted(tmp_path):
+    full = toy.get_config()
+    train.train_and_evaluate(full, tmp_path / "full", toy)
+    first_half = toy.get_config(num_steps=12)
+    first_half.train.num_steps = 8  # stop at a checkpoint, as a killed run that gets restarted
+    train.train_and_evaluate(first_half, tmp_path / "resumed", toy)
+    # Records written past the checkpoint (here: the final best-eval of the short run) are dropped.
+    train.train_and_evaluate(full, tmp_path / "resumed", toy)
+    assert records(tmp_path / "resumed") == records(tmp_path / "full")
+    a, b = final_params(full, tmp_path / "full"), final_params(full, tmp_path / "resumed")
+    jax.tree_util.tree_map(np.testing.assert_array_equal, a, b)
+
+
+def test_one_and_eight_devices_agree(tmp_path, monkeypatch):
+    assert len(jax.devices()) == 8
+    config = toy.get_config(num_steps=6)
+    train.train_and_evaluate(config, tmp_path / "eight", toy)
+    monkeypatch.setattr(sharding, "data_mesh", lambda devices=None: sharding_one_device())
+    train.train_and_evaluate(config, tmp_path / "one", toy)
+    eight, one = records(tmp_path / "eight"), records(tmp_path / "one")
+    assert [r["step"] for r in eight] == [r["step"] for r in one]
+    for r8, r1 in zip(eight, one):
+        for key in ("loss", "mse"):
+            if key in r8:
+                assert r8[key] == pytest.approx(r1[key], abs=1e-5), (r8, r1)
+
+
+def sharding_one_device():
+    return jax.sharding.Mesh(np.array(jax.devices()[:1]), ("data",))
+
+
+def test_nonfinite_skip_leaves_the_update_out_and_counts_it(tmp_path):
+    config = toy.get_config(num_steps=4, nonfinite="skip", log_every=1, eval_every=4, checkpoint_every=2)
+    config.task.poison_step = 2  # the third batch (steps count from 0)
+    train.train_and_evaluate(config, tmp_path, toy)
+    rows = records(tmp_path, "train")
+    assert [r["nonfinite_steps"] for r in rows] == [0, 0, 1, 1]
+    assert not np.isfinite(rows[2]["loss"]) and np.isfinite(rows[3]["loss"])
+    params = final_params(config, tmp_path)
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(params))
+
+
+def test_nonfinite_halt_names_the_step_and_keeps_the_last_checkpoint(tmp_path):
+    config = toy.get_config(num_steps=8, nonfinite="halt", checkpoint_every=2, eval_every=2)
+    config.task.poison_step = 4
+    with pytest.raises(train.NonFiniteError, match=r"non-finite loss or gradient at step 5 .*step 4\)"):
+        train.train_and_evaluate(config, tmp_path, toy)
+    ckpt = checkpoint.Checkpointer(tmp_path / "checkpoints", keep=2, best_metric="mse", best_mode="min")
+    assert ckpt.latest_step() == 4
+    ckpt.close()
+    params = final_params(config, tmp_path)
+    assert all(np.isfinite(leaf).all() for leaf in jax.tree_util.tree_leaves(params))
+
+
+def test_resume_under_an_incompatible_config_is_refused(tmp_path):
+    train.train_and_evaluate(toy.get_config(num_steps=4), tmp_path, toy)
+    changed = toy.get_config(num_steps=4)
+    changed.optim.learning_rate = 0.5
+    with pytest.raises(ValueError, match=r"different config \(optim.learning_rate: 0.01 -> 0.5\); use a new --workdir"):
+        train.train_and_evaluate(changed, tmp_path, toy)
+    longer = toy.get_config(num_steps=6)  # more steps is a compatible change
+    train.train_and_evaluate(longer, tmp_path, toy)
+    assert records(tmp_path, "train")[-1]["step"] == 6
+
+
+def test_early_stopping(tmp_path):
+    config = toy.get_config(num_steps=40, eval_every=2, checkpoint_every=2, early_stopping_evals=1)
+    config.optim.learning_rate = 5.0  # diverges: evals stop improving quickly
+    config.optim.name = "sgd"
+    config.train.nonfinite = "skip"
+    train.train_and_evaluate(config, tmp_path, toy)
+    last = records(tmp_path, "train")[-1]["step"]
+    assert last < 40
+
+
+def test_partial_checkpoint_is_ignored_on_resume(tmp_path):
+    config = toy.get_config(num_steps=8)
+    short = toy.get_config(num_steps=8)
+    short.train.num_steps = 4
+    train.train_and_evaluate(short, tmp_path, toy)
+    latest = tmp_path / "checkpoints" / "latest"
+    # What a SIGKILL during a save leaves: orbax's unfinished temporary directory.
+    shutil.copytree(latest / "4", latest / "8.orbax-checkpoint-tmp-1234")
+    train.train_and_evaluate(config, tmp_path, toy)
+    reference = tmp_path.parent / (tmp_path.name + "_ref")
+    train.train_and_evaluate(config, reference, toy)
+    assert records(tmp_path) == records(reference)
