@@ -9,8 +9,9 @@
   The memoryless baseline has cross-entropy ``K log 8 / (T + 2K)`` per step.
 
 ``config.task``: ``name`` (adding | copy), ``seq_len`` (T), ``copy_length`` (K),
-``eval_size`` (test sequences). Batches are a pure function of ``(seed, step)``, so runs
-resume exactly and agree across device and process counts.
+``eval_size`` (sequences in each of the valid and test sets; the best checkpoint is chosen on
+valid, test is only reported). Batches are a pure function of ``(seed, step)``, so runs resume
+exactly and agree across device and process counts.
 """
 
 from __future__ import annotations
@@ -84,13 +85,17 @@ def make_data(config: ml_collections.ConfigDict) -> Data:
 
     num_eval = max(1, task.eval_size // global_batch)
 
-    def test_batches() -> Iterator[dict[str, np.ndarray]]:
-        for i in range(num_eval):
-            yield host_share(np.random.default_rng([config.seed, 1, i]), global_batch)
+    def held_out(stream: int) -> Any:
+        def batches() -> Iterator[dict[str, np.ndarray]]:
+            for i in range(num_eval):
+                yield host_share(np.random.default_rng([config.seed, stream, i]), global_batch)
+
+        return batches
 
     _generate(task, np.random.default_rng(0), 1)  # validates task.name now, not mid-run
     info = {"output_size": 1 if task.name == "adding" else COPY_DELIMITER + 1}
-    return Data(train_batches, {"test": test_batches}, info)
+    # "valid" comes first: the harness picks the best checkpoint on it; "test" is only reported.
+    return Data(train_batches, {"valid": held_out(1), "test": held_out(2)}, info)
 
 
 class SequenceModel(nn.Module):
