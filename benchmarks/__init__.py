@@ -1,0 +1,1 @@
+"""Benchmarks: speed against torch.nn and flax, and the long-memory results table."""

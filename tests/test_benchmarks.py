@@ -1,0 +1,39 @@
+"""benchmarks/long_memory.py end to end on a smoke preset: table, figure, and no retraining."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def long_memory(tmp_path, *flags):
+    environ = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", JAX_PLATFORMS="cpu")
+    command = [sys.executable, "-m", "benchmarks.long_memory", f"--root={tmp_path / 'runs'}", *flags]
+    return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_long_memory_table_and_figure(tmp_path):
+    table, figure = tmp_path / "adding.md", tmp_path / "grad_flow.png"
+    flags = ["--presets=synthetic_adding:smoke", f"--table={table}", f"--figure={figure}"]
+    done = long_memory(tmp_path, *flags)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = table.read_text()
+    assert "| lstm | 20 | mse = " in text and "cores" in text
+    assert figure.stat().st_size > 1000
+    wall = json.loads((tmp_path / "runs" / "synthetic_adding_smoke" / "wall_time.json").read_text())
+    assert wall["seconds"] > 0
+
+    again = long_memory(tmp_path, *flags)  # reads the finished run instead of training again
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "$ " not in again.stdout and table.read_text() == text
+
+
+def test_long_memory_needs_presets(tmp_path):
+    done = long_memory(tmp_path)
+    assert done.returncode != 0 and "--presets is required" in done.stderr
