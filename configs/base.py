@@ -47,9 +47,10 @@ def get_config() -> ml_collections.ConfigDict:
     config.train = ml_collections.ConfigDict()
     config.train.batch_size = 32  # global, over all devices and hosts
     config.train.num_steps = 1000
+    config.train.num_epochs = 0  # > 0: train this many epochs instead (experiments that report steps_per_epoch)
     config.train.log_every = 50
-    config.train.eval_every = 200
-    config.train.checkpoint_every = 200
+    config.train.eval_every = 200  # 0: once per epoch
+    config.train.checkpoint_every = 200  # 0: once per epoch
     config.train.keep_checkpoints = 2
     config.train.best_metric = "loss"  # an eval metric name, read from the first eval set
     config.train.best_mode = "min"  # min | max

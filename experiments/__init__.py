@@ -3,7 +3,7 @@
 import importlib
 from types import ModuleType
 
-EXPERIMENTS = ("synthetic",)
+EXPERIMENTS = ("synthetic", "lm")
 
 
 def get(name: str) -> ModuleType:

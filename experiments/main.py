@@ -2,7 +2,7 @@
 
 Overrides: ``--config.optim.learning_rate=3e-3``. ``--mode=train`` trains (resuming when DIR
 holds a checkpoint) and evaluates the best checkpoint; ``--mode=eval`` evaluates the best (or
-else the latest) checkpoint in DIR. ``--multihost`` (or ``RNN_RESEARCH_MULTIHOST=1``) calls
+else the latest) checkpoint in DIR; experiments add modes (``lm``: ``--mode=sample``). ``--multihost`` (or ``RNN_RESEARCH_MULTIHOST=1``) calls
 ``jax.distributed.initialize`` first, as on a TPU VM pod (elsewhere also pass
 ``--coordinator_address=host:port --num_processes=N --process_id=i``). Errors are one line.
 """
@@ -20,7 +20,7 @@ from rnn_research import sharding, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic_adding.py:smoke.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.", required=True)
-_MODE = flags.DEFINE_enum("mode", "train", ["train", "eval"], "What to do.")
+_MODE = flags.DEFINE_string("mode", "train", "train | eval | a mode the experiment adds (lm: sample).")
 _MULTIHOST = flags.DEFINE_bool("multihost", None, "Call jax.distributed.initialize (default: $RNN_RESEARCH_MULTIHOST).")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (auto-detected on TPU pods).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (auto-detected on TPU pods).")
@@ -57,10 +57,14 @@ def main(argv: list[str]) -> None:
             process_id=_PROCESS_ID.value,
         )
         experiment = experiments.get(config.experiment)
-        if _MODE.value == "train":
-            results = train.train_and_evaluate(config, _WORKDIR.value, experiment)
+        modes = {"train": train.train_and_evaluate, "eval": train.evaluate_checkpoint}
+        extra = getattr(experiment, "MODES", {})
+        if _MODE.value in extra:
+            results = extra[_MODE.value](config, _WORKDIR.value)
+        elif _MODE.value in modes:
+            results = modes[_MODE.value](config, _WORKDIR.value, experiment)
         else:
-            results = train.evaluate_checkpoint(config, _WORKDIR.value, experiment)
+            raise ValueError(f"--mode={_MODE.value!r} is not one of {sorted(modes) + sorted(extra)}")
     except (ValueError, KeyError, FileNotFoundError, train.NonFiniteError) as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: {message}", file=sys.stderr)

@@ -87,3 +87,23 @@ class Checkpointer:
     def close(self) -> None:
         self._latest.close()
         self._best.close()
+
+
+def restore_params(directory: str | Path) -> tuple[Any, int]:
+    """``(params, step)`` of the best checkpoint under ``directory`` (else the latest), with no template.
+
+    For inference from a workdir alone (sampling, prediction): the arrays come back as saved,
+    on the default device, whatever the model's code looks like now.
+    """
+    directory = Path(directory).absolute()
+    for which in ("best", "latest"):
+        if not (directory / which).is_dir():
+            continue
+        manager = ocp.CheckpointManager(directory / which)
+        step = manager.latest_step()
+        if step is not None:
+            restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+            manager.close()
+            return restored.state["params"], step
+        manager.close()
+    raise FileNotFoundError(f"no checkpoints in {directory} (train first, or check --workdir)")

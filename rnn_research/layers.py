@@ -49,6 +49,8 @@ class RNN(nn.Module):
       bidirectional: run a reversed copy of each layer and merge (``merge``: concat or sum).
       dropout: dropout rate between layers (not after the last), active when
         ``deterministic=False``; uses the ``"dropout"`` RNG stream.
+      variational: share each sequence's dropout mask across time steps (locked dropout).
+      weight_drop: DropConnect rate on the recurrent kernels (AWD-LSTM), when not deterministic.
       return_state: return ``(final_states, ys)`` instead of ``ys``; ``final_states`` is a
         list with one state per layer (``(fw, bw)`` pairs when bidirectional).
       unroll, remat: passed to :func:`rnn_research.recurrent.unroll`.
@@ -60,6 +62,8 @@ class RNN(nn.Module):
     bidirectional: bool = False
     merge: str = "concat"
     dropout: float = 0.0
+    variational: bool = False
+    weight_drop: float = 0.0
     return_state: bool = False
     unroll: int = 1
     remat: bool = False
@@ -115,7 +119,7 @@ class RNN(nn.Module):
 
         perturbations = self._perturbations(cell, xs)
         dropout_rng = None
-        if not deterministic and self.dropout > 0.0 and self.num_layers > 1:
+        if not deterministic and ((self.dropout > 0.0 and self.num_layers > 1) or self.weight_drop > 0.0):
             dropout_rng = self.make_rng("dropout")
         finals, ys = recurrent.stacked(
             cell,
@@ -127,6 +131,8 @@ class RNN(nn.Module):
             merge=self.merge,
             dropout_rate=self.dropout,
             dropout_rng=dropout_rng,
+            variational=self.variational,
+            weight_drop=self.weight_drop,
             unroll=self.unroll,
             remat=self.remat,
             perturbations=perturbations,

@@ -193,13 +193,18 @@ def init_stacked(
     return params
 
 
-def dropout(rng: Array, rate: float, x: Array) -> Array:
-    """Inverted dropout: zero each element with probability ``rate``, scale the rest by ``1/(1-rate)``."""
+def dropout(rng: Array, rate: float, x: Array, *, broadcast_time: bool = False) -> Array:
+    """Inverted dropout: zero each element with probability ``rate``, scale the rest by ``1/(1-rate)``.
+
+    With ``broadcast_time`` (``x: [B, T, F]``) one mask per sequence is shared by every time step:
+    variational or "locked" dropout (Gal & Ghahramani 2016; Merity et al. 2018).
+    """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
     if rate == 0.0:
         return x
-    keep = jax.random.bernoulli(rng, 1.0 - rate, x.shape)
+    shape = (x.shape[0], 1, *x.shape[2:]) if broadcast_time else x.shape
+    keep = jax.random.bernoulli(rng, 1.0 - rate, shape)
     return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype)).astype(x.dtype)
 
 
@@ -214,6 +219,8 @@ def stacked(
     merge: str = "concat",
     dropout_rate: float = 0.0,
     dropout_rng: Array | None = None,
+    variational: bool = False,
+    weight_drop: float = 0.0,
     unroll: int | bool = 1,
     remat: bool = False,
     perturbations: Sequence[Any] | None = None,
@@ -226,6 +233,9 @@ def stacked(
       initial_states: ``None`` or one state per layer (a ``(fw, bw)`` pair when bidirectional).
       dropout_rate: dropout on the outputs of every layer but the last (the non-recurrent
         connections, Zaremba et al. 2014); applied only when ``dropout_rng`` is given.
+      variational: one dropout mask per sequence for all time steps (locked dropout).
+      weight_drop: DropConnect on each layer's ``recurrent_kernel`` (AWD-LSTM, Merity et al.
+        2018): one mask per call, shared by every step and sequence; needs ``dropout_rng``.
       perturbations: ``None`` or one per layer (see :func:`unroll` and :func:`bidirectional`).
 
     Returns:
@@ -237,12 +247,15 @@ def stacked(
         raise ValueError("params must hold at least one layer")
     if initial_states is not None and len(initial_states) != num_layers:
         raise ValueError(f"initial_states has {len(initial_states)} entries, expected one per layer ({num_layers})")
-    rngs = [None] * num_layers
-    if dropout_rng is not None and dropout_rate > 0.0:
-        rngs = list(jax.random.split(dropout_rng, num_layers))
+    rngs: list[Any] = [None] * num_layers
+    weight_rngs: list[Any] = [None] * num_layers
+    if dropout_rng is not None:
+        rngs, weight_rngs = (list(k) for k in jax.random.split(dropout_rng, (2, num_layers)))
     finals = []
     ys = xs
     for layer, layer_params in enumerate(params):
+        if weight_drop > 0.0 and weight_rngs[layer] is not None:
+            layer_params = _drop_recurrent_weights(weight_rngs[layer], weight_drop, layer_params)
         init = None if initial_states is None else initial_states[layer]
         kwargs = dict(lengths=lengths, unroll=unroll, remat=remat)
         pert = None if perturbations is None else perturbations[layer]
@@ -251,6 +264,14 @@ def stacked(
         else:
             final, ys = _unroll(cell, layer_params, ys, init, perturbation=pert, **kwargs)
         finals.append(final)
-        if layer < num_layers - 1 and rngs[layer] is not None:
-            ys = dropout(rngs[layer], dropout_rate, ys)
+        if layer < num_layers - 1 and rngs[layer] is not None and dropout_rate > 0.0:
+            ys = dropout(rngs[layer], dropout_rate, ys, broadcast_time=variational)
     return finals, ys
+
+
+def _drop_recurrent_weights(rng: Array, rate: float, layer_params: Any) -> Any:
+    """DropConnect on every ``recurrent_kernel`` in one layer's params (both directions)."""
+    if "recurrent_kernel" not in layer_params:  # {"forward": ..., "backward": ...}
+        keys = jax.random.split(rng, len(layer_params))
+        return {k: _drop_recurrent_weights(key, rate, v) for key, (k, v) in zip(keys, sorted(layer_params.items()))}
+    return dict(layer_params, recurrent_kernel=dropout(rng, rate, layer_params["recurrent_kernel"]))

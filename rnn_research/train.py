@@ -32,7 +32,13 @@ from rnn_research import checkpoint, diagnostics, metrics, optim, sharding
 from rnn_research.experiment import Experiment
 
 # Fields that may change between a run and its resumption; any other change is refused.
-RESUMABLE_CHANGES = ("train.num_steps", "train.log_every", "train.plots", "train.early_stopping_evals")
+RESUMABLE_CHANGES = (
+    "train.num_steps",
+    "train.num_epochs",
+    "train.log_every",
+    "train.plots",
+    "train.early_stopping_evals",
+)
 
 
 class NonFiniteError(RuntimeError):
@@ -80,6 +86,26 @@ def check_config_for_resume(config: ml_collections.ConfigDict, workdir: Path) ->
     tmp.replace(path)
 
 
+def total_steps(config: ml_collections.ConfigDict, info: dict[str, Any]) -> int:
+    """``train.num_epochs * info["steps_per_epoch"]`` when ``num_epochs > 0``, else ``train.num_steps``."""
+    epochs = config.train.get("num_epochs", 0)
+    if not epochs:
+        return int(config.train.num_steps)
+    if not info.get("steps_per_epoch"):
+        raise ValueError("train.num_epochs needs an experiment that reports steps_per_epoch; set train.num_steps")
+    return int(epochs * info["steps_per_epoch"])
+
+
+def _interval(config: ml_collections.ConfigDict, key: str, info: dict[str, Any]) -> int:
+    """``train.<key>`` in steps; 0 means once per epoch."""
+    value = int(config.train[key])
+    if value > 0:
+        return value
+    if not info.get("steps_per_epoch"):
+        raise ValueError(f"train.{key}=0 means once per epoch, but the experiment reports no steps_per_epoch")
+    return int(info["steps_per_epoch"])
+
+
 def _mean_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
     stacked = jax.device_get(history)
     return {k: float(np.mean([np.asarray(h[k], np.float64) for h in stacked])) for k in stacked[0]}
@@ -95,19 +121,33 @@ class _Harness:
         self.replicated = sharding.replicated(self.mesh)
         self.train_batches, self.eval_sets, self.info = experiment.make_data(config)
         self.model = experiment.make_model(config, self.info)
+        self.total_steps = total_steps(config, self.info)
         self.tx, self.schedule = optim.make_optimizer(
-            config.optim, total_steps=config.train.num_steps, steps_per_epoch=self.info.get("steps_per_epoch")
+            config.optim, total_steps=self.total_steps, steps_per_epoch=self.info.get("steps_per_epoch")
         )
         self.local_batch = sharding.local_batch_size(config.train.batch_size)
 
     # ------------------------------------------------------------------ state
     def shard(self, tree: Any) -> Any:
+        """Host-local rows -> global arrays split over the mesh; replicated when the global batch
+        does not divide over the devices (e.g. batch-1 evaluation, one process)."""
+        leaves = jax.tree_util.tree_leaves(tree)
+        rows = np.shape(leaves[0])[0] * jax.process_count() if leaves else 0
+        if leaves and rows % self.mesh.size and jax.process_count() == 1:
+            return jax.device_put(tree, self.replicated)
         return sharding.shard_batch(tree, self.mesh)
 
-    def initial_carry(self) -> Any:
+    def initial_carry(self, local_batch: int | None = None) -> Any:
+        """The experiment's carry for ``local_batch`` host-local rows (default: the train batch)."""
         init_carry = getattr(self.experiment, "init_carry", None)
-        carry = init_carry(self.config, self.info, self.local_batch) if init_carry else {}
+        rows = self.local_batch if local_batch is None else local_batch
+        carry = init_carry(self.config, self.info, rows) if init_carry else {}
         return self.shard(carry) if jax.tree_util.tree_leaves(carry) else {}
+
+    def finalize(self, values: dict[str, float]) -> dict[str, float]:
+        """Averaged metrics plus those derived from averages (e.g. perplexity from mean nats)."""
+        derive = getattr(self.experiment, "finalize_metrics", None)
+        return derive(self.config, values) if derive else values
 
     def init_state(self, batch: Any) -> TrainState:
         """The step-0 train state, parameters and optimizer state replicated over the mesh."""
@@ -180,12 +220,14 @@ class _Harness:
     def evaluate(self, eval_step: Any, params: Any) -> dict[str, dict[str, float]]:
         results = {}
         for name, batches in self.eval_sets.items():
-            carry, history = self.initial_carry(), []
+            carry, history = None, []
             for batch in batches():
+                if carry is None:  # sized by the set's own batch (e.g. batch-1 test evaluation)
+                    carry = self.initial_carry(np.shape(jax.tree_util.tree_leaves(batch)[0])[0])
                 step_metrics, carry = eval_step(params, self.shard(batch), carry)
                 history.append(step_metrics)
             if history:
-                results[name] = _mean_metrics(history)
+                results[name] = self.finalize(_mean_metrics(history))
         return results
 
     def make_diagnostics(self, params: Any, batch: Any) -> Any:
@@ -230,7 +272,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
     ckpt = checkpoint.Checkpointer(
         workdir / "checkpoints", keep=tc.keep_checkpoints, best_metric=tc.best_metric, best_mode=tc.best_mode
     )
-    writer = metrics.MetricWriter(workdir, total_steps=tc.num_steps, console=is_chief) if is_chief else None
+    prepare = getattr(experiment, "prepare", None)
+    if prepare and is_chief:
+        prepare(config, workdir, h.info)  # e.g. save the vocabulary, or refuse one that differs
+    num_steps = h.total_steps
+    eval_every, checkpoint_every = (
+        _interval(config, "eval_every", h.info),
+        _interval(config, "checkpoint_every", h.info),
+    )
+    writer = metrics.MetricWriter(workdir, total_steps=num_steps, console=is_chief) if is_chief else None
     diag_log = diagnostics.DiagnosticsLog(workdir)
 
     first_batch = h.shard(next(iter(h.train_batches(0))))
@@ -265,7 +315,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
         record_diagnostics(0)
     batches = h.train_batches(start)
     step = start
-    while step < tc.num_steps and not meta["stopped_early"]:
+    while step < num_steps and not meta["stopped_early"]:
         batch = h.shard(next(batches))
         state, (step_metrics, finite) = train_step(state, batch)
         step += 1
@@ -275,14 +325,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
                 f"the last good checkpoint (step {ckpt.latest_step()}) is intact in {workdir}"
             )
         history.append(step_metrics)
-        if step % tc.log_every == 0 or step == tc.num_steps:
-            logged = _mean_metrics(history)
+        if step % tc.log_every == 0 or step == num_steps:
+            logged = h.finalize(_mean_metrics(history))
             logged["nonfinite_steps"] = float(state.nonfinite_steps)
             history = []
             if writer:
                 writer.write(step, logged, split="train")
         record_diagnostics(step)
-        if h.eval_sets and (step % tc.eval_every == 0 or step == tc.num_steps):
+        if h.eval_sets and (step % eval_every == 0 or step == num_steps):
             results = h.evaluate(eval_step, state.params)
             for name, values in results.items():
                 if writer:
@@ -298,7 +348,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
             ckpt.save_best(step, state, meta, {tc.best_metric: value})
             if tc.early_stopping_evals and meta["evals_without_improvement"] >= tc.early_stopping_evals:
                 meta["stopped_early"] = True
-        if step % tc.checkpoint_every == 0 or step == tc.num_steps or meta["stopped_early"]:
+        if step % checkpoint_every == 0 or step == num_steps or meta["stopped_early"]:
             ckpt.save(step, state, meta)
 
     final: dict[str, Any] = {}
@@ -327,6 +377,9 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     ckpt = checkpoint.Checkpointer(
         workdir / "checkpoints", keep=tc.keep_checkpoints, best_metric=tc.best_metric, best_mode=tc.best_mode
     )
+    prepare = getattr(experiment, "prepare", None)
+    if prepare and jax.process_index() == 0:
+        prepare(config, workdir, h.info)  # refuses data that does not match the checkpoint
     template = h.init_state(h.shard(next(iter(h.train_batches(0)))))
     restored = ckpt.restore_best(template) or ckpt.restore_latest(template)
     ckpt.close()
