@@ -4,8 +4,9 @@
 (``../shared/docs/TARGETS.md``): nanoGPT's CPU transformer reaches 1.88 validation nats/char,
 its 10.7M-parameter GPU model 1.4697.
 
-Variants: ``small`` (2-core CPU, about 15 minutes), ``large`` (a 3x512 LSTM with dropout, for a
-GPU or a long CPU run), ``smoke`` (seconds, on the offline stdlib corpus unless a path is given).
+Variants: ``small`` (2x256 LSTM; 2-core CPU, under 15 minutes), ``medium`` (2x512 LSTM with
+dropout; 2-core CPU, about an hour), ``large`` (3x512 LSTM with dropout, for a GPU: hours on a
+CPU), ``smoke`` (seconds, on the offline stdlib corpus).
 """
 
 from configs import lm_common
@@ -33,6 +34,21 @@ def get_config(variant: str = "small"):
         config.train.num_steps = 2400
         config.train.eval_every = 400
         config.train.checkpoint_every = 400
+        config.train.log_every = 50
+    elif variant == "medium":
+        config.model.hidden_size = 512
+        config.model.num_layers = 2
+        config.model.embed_size = 64
+        config.model.dropout = 0.25
+        config.data.num_steps = 100
+        config.train.batch_size = 64
+        config.optim.learning_rate = 2e-3
+        config.optim.schedule = "warmup_cosine"
+        config.optim.warmup_steps = 100
+        config.optim.min_learning_rate = 1e-4
+        config.train.num_steps = 2500
+        config.train.eval_every = 250
+        config.train.checkpoint_every = 250
         config.train.log_every = 50
     elif variant == "large":
         config.model.hidden_size = 512
@@ -63,5 +79,5 @@ def get_config(variant: str = "small"):
         config.train.log_every = 10
         config.sample.length = 40
     else:
-        raise ValueError(f"unknown variant {variant!r} of lm_char (small, large, smoke)")
+        raise ValueError(f"unknown variant {variant!r} of lm_char (small, medium, large, smoke)")
     return config

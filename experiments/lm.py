@@ -53,7 +53,14 @@ def make_data(config: ml_collections.ConfigDict) -> Data:
     )
 
     def stream(tokens: list[str], batch: int, split: str) -> tuple[np.ndarray, int]:
-        rows = sharding.host_slice(batch)
+        # One process evaluates a batch that does not split over its devices (batch-1 test) whole;
+        # the harness replicates it.
+        whole = split != "train" and jax.process_count() == 1 and batch % jax.local_device_count()
+        try:
+            rows = slice(0, batch) if whole else sharding.host_slice(batch)
+        except ValueError as e:
+            key = "train.batch_size" if split == "train" else f"data.{split}_batch_size"
+            raise ValueError(f"{key}: {e}".replace(" (train.batch_size)", "")) from None
         full = lm_data.batchify(vocab.encode(tokens), batch)
         return full[rows], lm_data.num_windows(full, data.num_steps, split)
 
@@ -105,6 +112,12 @@ def _uniform(scale: float) -> Any:
     return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -scale, scale)
 
 
+def embedding_dropout(rng: jax.Array, rate: float, table: jax.Array) -> jax.Array:
+    """Drops whole rows of ``table [V, E]`` (every occurrence of a word), scaling the rest by ``1/(1-rate)``."""
+    keep = jax.random.bernoulli(rng, 1.0 - rate, (table.shape[0], 1))
+    return jnp.where(keep, table / (1.0 - rate), jnp.zeros((), table.dtype))
+
+
 class LanguageModel(nn.Module):
     """``tokens [B, S]`` (+ per-layer initial states) -> ``(logits [B, S, V], final states)``."""
 
@@ -129,14 +142,13 @@ class LanguageModel(nn.Module):
         embedding = self.param("embedding", _uniform(self.init_scale), (self.vocab_size, self.embed_size))
         table = embedding
         if not deterministic and self.embed_dropout > 0.0:
-            keep = jax.random.bernoulli(self.make_rng("dropout"), 1.0 - self.embed_dropout, (self.vocab_size, 1))
-            table = jnp.where(keep, embedding / (1.0 - self.embed_dropout), 0.0)
+            table = embedding_dropout(self.make_rng("dropout"), self.embed_dropout, embedding)
         xs = self._drop(jnp.take(table, tokens, axis=0), deterministic)
         finals, ys = self.rnn(xs, initial_states=initial_states, deterministic=deterministic)
         ys = self._drop(ys, deterministic)
         if self.tie_embeddings:
             bias = self.param("output_bias", nn.initializers.zeros, (self.vocab_size,))
-            return ys @ embedding.T + bias, finals
+            return ys @ embedding.T + bias[None, None], finals
         return nn.Dense(self.vocab_size, kernel_init=_uniform(self.init_scale), name="output")(ys), finals
 
 
@@ -219,8 +231,8 @@ def generate(
 
     def head(h: jax.Array) -> jax.Array:
         if "output" in params:
-            return h @ params["output"]["kernel"] + params["output"]["bias"]
-        return h @ embedding.T + params["output_bias"]
+            return h @ params["output"]["kernel"] + params["output"]["bias"][None]
+        return h @ embedding.T + params["output_bias"][None]
 
     def advance(states: list[Any], token: jax.Array) -> tuple[list[Any], jax.Array]:
         x = embedding[token][None]

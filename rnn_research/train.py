@@ -178,7 +178,7 @@ class _Harness:
     def make_train_step(self) -> Any:
         experiment, model, tx, schedule = self.experiment, self.model, self.tx, self.schedule
 
-        def train_step(state: TrainState, batch: Any) -> tuple[TrainState, dict[str, jax.Array]]:
+        def train_step(state: TrainState, batch: Any) -> tuple[TrainState, tuple[dict[str, jax.Array], jax.Array]]:
             rng = jax.random.fold_in(state.rng, state.step)
 
             def loss_fn(params: Any) -> Any:
