@@ -7,7 +7,8 @@ shipped: ``--config.data.path=DIR`` holding ``ptb.train.txt``, ``ptb.valid.txt``
 for every weight; forget-gate bias 0; SGD without momentum at lr 1, multiplied by ``lr_decay``
 each epoch after ``max_epoch``; gradient clipping by global norm; loss summed over the window's
 time steps of the batch mean; state carried across windows and reset at each epoch; dropout on
-non-recurrent connections only; batch 20; test with batch 1.
+non-recurrent connections only; batch 20; test with batch 1. Batch 20 splits over 1, 2, 4, 5,
+10 or 20 devices; elsewhere the launcher says so in one line (the recipe is one device).
 """
 
 from configs import lm_common

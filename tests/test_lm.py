@@ -354,3 +354,33 @@ def test_smoke_preset_trains_then_samples_the_same_text_twice(tmp_path, preset):
         assert code == 0, err[-2000:]
         samples.append(json.loads(out.strip().splitlines()[-1])["final"]["sample"])
     assert samples[0] == samples[1] and len(samples[0]) > 0
+
+
+def test_sampling_refuses_another_model_config(tmp_path):
+    config = config_for(write(tmp_path, markov_text(3000)), train__num_steps=2, train__eval_every=2)
+    train.train_and_evaluate(config, tmp_path / "run", lm)
+    config.model.hidden_size = 64
+    config.model.dropout = 0.5  # training-only settings may differ
+    with pytest.raises(ValueError, match=r"trained with another model \(model.hidden_size: 32 -> 64\)"):
+        lm.sample(config, tmp_path / "run")
+
+
+def test_resume_restores_the_carried_state_exactly(tmp_path):
+    from rnn_research import checkpoint
+
+    path = write(tmp_path, markov_text(4000))
+    overrides = dict(train__batch_size=8, train__eval_every=3, train__checkpoint_every=3, model__init_scale=0.5)
+
+    def final_state(name, *steps):
+        for num_steps in steps:  # each call resumes from the previous one's checkpoint
+            config = config_for(path, train__num_steps=num_steps, **overrides)
+            train.train_and_evaluate(config, tmp_path / name, lm)
+        h = train._Harness(config, tmp_path / name, lm)
+        ckpt = checkpoint.Checkpointer(tmp_path / name / "checkpoints", keep=2, best_metric="nats", best_mode="min")
+        state, _ = ckpt.restore_latest(h.init_state(h.shard(next(h.train_batches(0)))))
+        ckpt.close()
+        return jax.device_get((state.params, state.carry))
+
+    straight, resumed = final_state("straight", 6), final_state("resumed", 3, 6)
+    assert np.abs(np.asarray(straight[1][0]["h"])).max() > 0  # a real carried state, checkpointed
+    jax.tree.map(np.testing.assert_array_equal, straight, resumed)

@@ -114,3 +114,14 @@ def test_batching_is_zaremba_reader():
     np.testing.assert_array_equal(second["targets"], [[4, 5, 6], [15, 16, 17]])
     with pytest.raises(ValueError, match="the valid split is too short: 10 tokens in 2 rows of 5"):
         lm_data.num_windows(lm_data.batchify(np.arange(10), 2), 5, "valid")
+
+
+def test_tfds_source_without_tensorflow_datasets_says_how_to_get_it():
+    try:
+        import tensorflow_datasets  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("tensorflow-datasets is installed")
+    with pytest.raises(ValueError, match=r"needs tensorflow-datasets \(pip install tensorflow-datasets\)"):
+        lm_data.load_corpus(data_config(source="tfds", tfds_name="tiny_shakespeare"))
