@@ -40,3 +40,29 @@ def get_config():
     config.sample.top_k = 0  # 0: the whole vocabulary
     config.sample.seed = 0
     return config
+
+
+# The 2x256 character LSTM that trains in minutes on a 2-core CPU (lm_char:small, lm_stdlib:default).
+SMALL_CHAR_LSTM = dict(hidden_size=256, num_layers=2, dropout=0.0, learning_rate=3e-3, min_learning_rate=3e-4)
+
+
+def char_lstm(config, *, hidden_size, num_layers, dropout, learning_rate, min_learning_rate, num_steps):
+    """A character-level LSTM recipe: embedding 64, windows of 100, batch 64, Adam with warmup-cosine."""
+    config.data.level = "char"
+    config.model.update(cell="lstm", hidden_size=hidden_size, num_layers=num_layers, embed_size=64, dropout=dropout)
+    config.data.num_steps = 100
+    config.train.batch_size = 64
+    config.optim.update(name="adam", learning_rate=learning_rate, clip_norm=5.0, schedule="warmup_cosine")
+    config.optim.update(warmup_steps=100, min_learning_rate=min_learning_rate)
+    config.train.update(num_steps=num_steps, log_every=50)
+    return config
+
+
+def smoke(config):
+    """Seconds on the offline stdlib corpus: a 1x32 LSTM, 40 steps; every artefact of a full run."""
+    config.data.update(source="stdlib", max_chars=60_000, num_steps=16)
+    config.model.update(hidden_size=32, num_layers=1, embed_size=0, dropout=0.0)
+    config.train.update(batch_size=16, num_steps=40, eval_every=20, checkpoint_every=20, log_every=10)
+    config.optim.update(learning_rate=1e-2, schedule="constant")
+    config.sample.length = 40
+    return config
