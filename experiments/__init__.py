@@ -3,7 +3,7 @@
 import importlib
 from types import ModuleType
 
-EXPERIMENTS = ("synthetic", "lm")
+EXPERIMENTS = ("synthetic", "lm", "sentiment")
 
 
 def get(name: str) -> ModuleType:

@@ -1,6 +1,11 @@
-"""Pieces several experiments share: the recurrent encoder built from ``config.model``."""
+"""Pieces several experiments share: the recurrent encoder built from ``config.model``, and the
+check that an inference mode runs under the model config a workdir was trained with."""
 
 from __future__ import annotations
+
+import json
+from collections.abc import Container
+from pathlib import Path
 
 import jax.numpy as jnp
 import ml_collections
@@ -36,3 +41,20 @@ def make_rnn(model: ml_collections.ConfigDict) -> layers.RNN:
         unroll=model.unroll,
         remat=model.remat,
     )
+
+
+def check_model_config(config: ml_collections.ConfigDict, workdir: Path, training_only: Container[str] = ()) -> None:
+    """Refuses ``model.*`` settings other than those ``workdir/config.json`` trained with.
+
+    ``training_only`` names fields that do not change the trained function (dropout rates and
+    the like) and may differ. Used by the inference modes (LM sampling, sentiment prediction).
+    """
+    path = Path(workdir) / "config.json"
+    if not path.exists():
+        return
+    saved = json.loads(path.read_text()).get("model", {})
+    now = json.loads(config.model.to_json_best_effort())
+    changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k) and k not in training_only)
+    if changed:
+        details = ", ".join(f"model.{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise ValueError(f"{path} was trained with another model ({details}); use that run's --config")

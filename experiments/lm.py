@@ -23,7 +23,6 @@ per token, ``perplexity`` ``exp(nats)``, and ``bpc`` (char level) or ``bits_per_
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -37,7 +36,7 @@ import numpy as np
 import optax
 
 from experiments import lm_data
-from experiments.common import make_cell, make_rnn
+from experiments.common import check_model_config, make_cell, make_rnn
 from rnn_research import checkpoint, layers, sharding
 from rnn_research.experiment import Data
 
@@ -269,23 +268,10 @@ def generate(
     return np.asarray(run(jnp.asarray(prime_ids, jnp.int32), jax.random.PRNGKey(seed)))
 
 
-def _check_model_config(config: ml_collections.ConfigDict, workdir: Path) -> None:
-    """Refuses to sample under ``model.*`` settings other than those the run trained with."""
-    path = workdir / "config.json"
-    if not path.exists():
-        return
-    saved = json.loads(path.read_text()).get("model", {})
-    now = json.loads(config.model.to_json_best_effort())
-    changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k) and k not in SAMPLE_FREE)
-    if changed:
-        details = ", ".join(f"model.{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
-        raise ValueError(f"{path} was trained with another model ({details}); use that run's --config")
-
-
 def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """``--mode=sample``: prints and returns text generated from the workdir's best checkpoint."""
     workdir, s = Path(workdir), config.sample
-    _check_model_config(config, workdir)
+    check_model_config(config, workdir, SAMPLE_FREE)
     vocab = lm_data.Vocab.from_json(workdir / VOCAB_FILE)
     if vocab.level != config.data.level:
         raise ValueError(f"{workdir / VOCAB_FILE} is {vocab.level} level but data.level={config.data.level!r}")

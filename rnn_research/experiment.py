@@ -61,7 +61,10 @@ class Experiment(Protocol):
     ) -> tuple[jax.Array, tuple[Metrics, Any]]:
         """``(loss, (metrics, new_carry))``; ``variables`` is ``{"params": ...}`` (plus
         ``"perturbations"`` for gradient diagnostics): pass it to ``model.apply`` unchanged.
-        Metrics are scalar means over the batch."""
+        Metrics are scalar means over the batch, averaged over batches by the harness, except
+        those named ``total_*``: per-batch sums (counts) that the harness adds up over a split
+        (or a logging window), so that ``finalize_metrics`` can form exact ratios such as accuracy
+        when the last batch is padded."""
         ...
 
 

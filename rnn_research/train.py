@@ -107,8 +107,12 @@ def _interval(config: ml_collections.ConfigDict, key: str, info: dict[str, Any])
 
 
 def _mean_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
+    """Each metric's mean over the batches, except ``total_*`` metrics (counts), which are summed."""
     stacked = jax.device_get(history)
-    return {k: float(np.mean([np.asarray(h[k], np.float64) for h in stacked])) for k in stacked[0]}
+    reduce = {True: np.sum, False: np.mean}
+    return {
+        k: float(reduce[k.startswith("total_")]([np.asarray(h[k], np.float64) for h in stacked])) for k in stacked[0]
+    }
 
 
 class _Harness:

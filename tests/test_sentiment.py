@@ -1,0 +1,311 @@
+"""Sentiment experiment: text pipeline, padding invariance, metrics, GloVe, training, predict mode, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from configs import sentiment_imdb, sentiment_sst2, sentiment_synthetic
+from experiments import sentiment, text
+from rnn_research import metrics, train
+from tests.test_main import run
+
+SST2 = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
+POSITIVE = ["a charming and often affecting journey", "good , warm and very funny", "the best film of the year"]
+NEGATIVE = ["unflinchingly bleak and desperate", "a dull , boring mess", "the worst film of the year"]
+
+
+def glue_fixture(root: pathlib.Path, n_train: int = 96, n_dev: int = 24) -> pathlib.Path:
+    """A GLUE SST-2 layout: ``train.tsv`` and ``dev.tsv`` with header ``sentence<TAB>label``."""
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name, n in (("train.tsv", n_train), ("dev.tsv", n_dev)):
+        lines = ["sentence\tlabel"]
+        for i in range(n):
+            label = i % 2
+            words = [rng.choice(POSITIVE if label else NEGATIVE) for _ in range(1 + i % 3)]
+            lines.append(f"{' , '.join(words)} \t{label}")
+        (root / name).write_text("\n".join(lines) + "\n")
+    return root
+
+
+def smoke_config(path: pathlib.Path, **data) -> ml_collections.ConfigDict:
+    config = sentiment_sst2.get_config("smoke")
+    config.data.path = str(path)
+    config.data.update(**data)
+    return config
+
+
+# --------------------------------------------------------------------------- text pipeline
+def test_tokenizer_lowercases_and_splits_punctuation_like_sst():
+    assert text.tokenize("It's GREAT, isn't it?!") == ["it", "'s", "great", ",", "isn", "'t", "it", "?", "!"]
+    assert text.tokenize("it 's great , is n't it") == ["it", "'s", "great", ",", "is", "n", "'t", "it"]
+    assert text.tokenize("  ") == []
+
+
+def test_vocabulary_from_train_only_with_limits_and_json_round_trip(tmp_path):
+    tokens = [["b", "a", "b"], ["c", "b", "a", "d"]]
+    vocab = text.Vocab.build(tokens)
+    assert vocab.words == ["<pad>", "<unk>", "b", "a", "c", "d"]  # by count, ties by word
+    assert text.Vocab.build(tokens, min_count=2).words == ["<pad>", "<unk>", "b", "a"]
+    assert text.Vocab.build(tokens, max_size=3).words == ["<pad>", "<unk>", "b"]
+    np.testing.assert_array_equal(vocab.encode(["a", "zzz", "d"]), [3, 1, 5])
+    assert vocab.decode([2, 1]) == ["b", "<unk>"]
+    vocab.to_json(tmp_path / "vocab.json")
+    assert text.Vocab.from_json(tmp_path / "vocab.json") == vocab
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="bad.json is not a vocabulary file"):
+        text.Vocab.from_json(tmp_path / "bad.json")
+
+
+def test_buckets_bound_the_padded_lengths_and_an_epoch_uses_every_example_once():
+    lengths = list(range(1, 101))
+    buckets = text.bucket_lengths(lengths, 4)
+    assert buckets == (32, 56, 80, 104)
+    plan = text.epoch_plan(lengths, 8, np.random.default_rng(0), pool=4)
+    assert sorted(np.concatenate(plan).tolist()) == list(range(100))
+    assert all(len(b) == 8 for b in plan if len(b) != 100 % 8) and sum(len(b) < 8 for b in plan) == 1
+    def spread(plan):
+        return np.mean([np.ptp(np.asarray(lengths)[b]) for b in plan])
+
+    unsorted = text.epoch_plan(lengths, 8, np.random.default_rng(0), pool=1)
+    assert spread(plan) < 0.5 * spread(unsorted)  # sorted within pools: similar lengths share a batch
+    batch = text.pad_batch([np.array([5, 6, 7]), np.array([8])], [1, 0], buckets, 4)
+    assert batch["tokens"].shape == (4, 32)
+    np.testing.assert_array_equal(batch["lengths"], [3, 1, 1, 1])
+    np.testing.assert_array_equal(batch["weights"], [1, 1, 0, 0])
+    with pytest.raises(ValueError, match="longer than the largest bucket"):
+        text.pad_batch([np.ones(200, np.int32)], [0], buckets, 1)
+
+
+# --------------------------------------------------------------------------------- model
+def tiny_model(pooling: str, bidirectional: bool, encoder: str = "rnn", cell: str = "lstm"):
+    config = sentiment_synthetic.get_config("smoke")
+    config.model.update(pooling=pooling, bidirectional=bidirectional, encoder=encoder, cell=cell, num_layers=2)
+    model = sentiment.make_model(config, {"vocab_size": 30, "num_classes": 3})
+    tokens = jnp.zeros((1, 8), jnp.int32)
+    params = model.init(jax.random.key(0), tokens, jnp.ones(1, jnp.int32))["params"]
+    return model, params
+
+
+@pytest.mark.parametrize(
+    "pooling,bidirectional,encoder",
+    [("last", True, "rnn"), ("last", False, "rnn"), ("mean", True, "rnn"), ("max", True, "rnn"),
+     ("attention", True, "rnn"), ("max", False, "bow")],
+)  # fmt: skip
+def test_padding_bucket_and_batch_neighbours_do_not_change_a_prediction(pooling, bidirectional, encoder):
+    model, params = tiny_model(pooling, bidirectional, encoder)
+    rng = np.random.default_rng(0)
+    sentences = [rng.integers(2, 30, n).astype(np.int32) for n in (5, 11, 2, 7)]
+    alone = []
+    for s in sentences:
+        padded = text.pad_batch([s], [0], [s.size], 1)
+        alone.append(model.apply({"params": params}, padded["tokens"], padded["lengths"])[0])
+    for bucket, batch in ((16, 4), (40, 8)):
+        padded = text.pad_batch(sentences, [0] * 4, [bucket], batch)
+        tokens = padded["tokens"].copy()
+        tokens[padded["tokens"] == 0] = 7  # whatever lies in the padding must not matter
+        logits = model.apply({"params": params}, tokens, padded["lengths"])
+        np.testing.assert_allclose(logits[:4], np.stack(alone), atol=1e-5)
+
+
+def test_last_pooling_reads_each_directions_final_state():
+    ys = jnp.arange(2 * 5 * 4, dtype=jnp.float32).reshape(2, 5, 4)
+    lengths = jnp.array([3, 5])
+    out = sentiment.pool(ys, lengths, "last", bidirectional=True)
+    np.testing.assert_array_equal(out[0], jnp.concatenate([ys[0, 2, :2], ys[0, 0, 2:]]))
+    np.testing.assert_array_equal(out[1], jnp.concatenate([ys[1, 4, :2], ys[1, 0, 2:]]))
+    np.testing.assert_array_equal(sentiment.pool(ys, lengths, "max", False)[0], ys[0, 2])
+    np.testing.assert_allclose(sentiment.pool(ys, lengths, "mean", False)[0], ys[0, :3].mean(0))
+
+
+def test_word_dropout_replaces_words_with_unk_in_training_only():
+    config = sentiment_synthetic.get_config("smoke")
+    config.model.update(word_dropout=0.5, encoder="bow", pooling="mean")
+    model = sentiment.make_model(config, {"vocab_size": 30, "num_classes": 2})
+    tokens, lengths = jnp.full((2, 50), 5, jnp.int32), jnp.full(2, 50)
+    params = model.init(jax.random.key(0), tokens, lengths)["params"]
+    table = params["embedding"]
+    # The mean embedding moves from word 5 towards <unk> (row 1) by the dropped fraction.
+    pooled_eval = sentiment.pool(jnp.take(table, tokens, axis=0), lengths, "mean", False)
+    np.testing.assert_allclose(pooled_eval[0], table[5], atol=1e-6)
+    a = model.apply({"params": params}, tokens, lengths, deterministic=False, rngs={"dropout": jax.random.key(1)})
+    b = model.apply({"params": params}, tokens, lengths)
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(b, model.apply({"params": params}, tokens, lengths))
+
+
+def test_metrics_from_summed_counts_give_accuracy_macro_f1_and_the_confusion_matrix():
+    labels = jnp.array([0, 0, 1, 1, 1, 0])
+    logits = jax.nn.one_hot(jnp.array([0, 1, 1, 1, 0, 0]), 2) * 3.0
+    weights = jnp.array([1, 1, 1, 1, 1, 0.0])  # the last row is padding
+
+    class Fixed:
+        def apply(self, variables, tokens, lengths, **kw):
+            return logits
+
+    batch = {"tokens": None, "lengths": None, "labels": labels, "weights": weights}
+    loss, (values, _) = sentiment.loss_and_metrics(Fixed(), {}, batch, {}, jax.random.key(0), False)
+    summed = train._mean_metrics([values, values])  # two identical batches: counts add up
+    out = sentiment.finalize_metrics(None, summed)
+    assert out["examples"] == 10 and out["accuracy"] == pytest.approx(0.6)
+    assert (out["confusion_0_0"], out["confusion_0_1"], out["confusion_1_0"], out["confusion_1_1"]) == (2, 2, 2, 4)
+    f1_neg, f1_pos = 2 * 2 / (4 + 4), 2 * 4 / (6 + 6)
+    assert out["macro_f1"] == pytest.approx((f1_neg + f1_pos) / 2)
+    assert out["nll"] == pytest.approx(float(loss))
+    assert not any(k.startswith("total_") for k in out)
+
+
+def test_glove_vectors_start_the_embedding_and_bad_files_are_named(tmp_path):
+    vocab = text.Vocab(["<pad>", "<unk>", "good", "bad", "rare"])
+    path = tmp_path / "glove.txt"
+    path.write_text("good 1 2 3\nunseen 4 5 6\nbad -1 -2 -3\n")
+    table, found = sentiment.load_embeddings(path, vocab, 3, seed=0)
+    assert found == 2
+    np.testing.assert_array_equal(table[2], [1, 2, 3])
+    np.testing.assert_array_equal(table[3], [-1, -2, -3])
+    np.testing.assert_array_equal(table[0], 0.0)
+    assert np.abs(table[4]).max() < 1.0 and np.abs(table[4]).max() > 0
+    path.write_text("good 1 2 3\nbad 1 2\n")
+    with pytest.raises(ValueError, match=r"glove.txt:2: 2 values, but model.embed_size=3"):
+        sentiment.load_embeddings(path, vocab, 3, seed=0)
+    with pytest.raises(FileNotFoundError, match="data.embeddings: no such file"):
+        sentiment.load_embeddings(tmp_path / "none.txt", vocab, 3, seed=0)
+
+
+# ----------------------------------------------------------------------------- end to end
+def test_training_learns_the_fixture_and_uses_glove_rows(tmp_path):
+    data = glue_fixture(tmp_path / "sst2")
+    config = smoke_config(data)
+    config.train.num_steps = 60
+    final = train.train_and_evaluate(config, tmp_path / "run", sentiment)
+    assert set(final) == {"valid", "dev"}
+    assert final["dev"]["accuracy"] > 0.9 and final["dev"]["examples"] == 24
+    records = metrics.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    dev = [r for r in records if r["split"] == "dev"]
+    assert {"accuracy", "macro_f1", "nll", "confusion_0_0", "confusion_1_1"} <= set(dev[-1])
+    vocab_words = json.loads((tmp_path / "run" / "vocab.json").read_text())["words"]
+    assert vocab_words[:2] == ["<pad>", "<unk>"] and "charming" in vocab_words
+    assert json.loads((tmp_path / "run" / "labels.json").read_text()) == {"labels": ["negative", "positive"]}
+
+    # The same data with a GloVe file: the embedding starts from its vectors.
+    glove = tmp_path / "glove.txt"
+    glove.write_text("".join(f"{w} " + " ".join(["0.5"] * 16) + "\n" for w in ("charming", "dull")))
+    config.data.embeddings = str(glove)
+    data_fn = sentiment.make_data(config)
+    model = sentiment.make_model(config, data_fn[2])
+    params = model.init(jax.random.key(0), jnp.zeros((1, 4), jnp.int32), jnp.ones(1, jnp.int32))["params"]
+    np.testing.assert_array_equal(params["embedding"][vocab_words.index("charming")], 0.5)
+
+
+@pytest.mark.slow
+def test_predict_mode_end_to_end_and_refusals(tmp_path):
+    data = glue_fixture(tmp_path / "sst2")
+    workdir = tmp_path / "run"
+    args = (f"--config.data.path={data}", "--config.train.num_steps=60")
+    code, out, err = run(workdir, *args, config="configs/sentiment_sst2.py:smoke", timeout=240)
+    assert code == 0, err
+    sentences = tmp_path / "in.txt"
+    sentences.write_text("the best film of the year\n\na dull , boring mess\n")
+    code, out, err = run(
+        workdir,
+        "--mode=predict",
+        f"--config.predict.input={sentences}",
+        f"--config.predict.output={tmp_path / 'out.tsv'}",
+        *args,
+        config="configs/sentiment_sst2.py:smoke",
+    )
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].split("\t")[0] == "positive" and lines[1].split("\t")[0] == "negative"
+    assert float(lines[0].split("\t")[1]) > 0.5 and lines[1].split("\t")[2] == "a dull , boring mess"
+    assert json.loads(lines[-1])["final"]["predictions"] == 2
+    written = (tmp_path / "out.tsv").read_text().splitlines()
+    assert written[0] == "label\tprobability\ttext" and len(written) == 3
+
+    # A model config other than the trained one is refused in one line.
+    code, out, err = run(
+        workdir, "--mode=predict", "--config.model.hidden_size=8", *args, config="configs/sentiment_sst2.py:smoke"
+    )
+    assert code == 1 and err.count("\n") == 1 and "model.hidden_size: 16 -> 8" in err
+
+
+def test_predict_reads_stdin(tmp_path, monkeypatch, capsys):
+    data = glue_fixture(tmp_path / "sst2")
+    config = smoke_config(data)
+    config.train.num_steps = 60
+    train.train_and_evaluate(config, tmp_path / "run", sentiment)
+    capsys.readouterr()
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("the worst film of the year\ngood , warm and very funny\n"))
+    result = sentiment.predict(config, tmp_path / "run")
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in printed] == ["negative", "positive"]
+    assert result["predictions"] == 2 and result["counts"] == {"negative": 1, "positive": 1}
+
+
+def test_a_workdir_refuses_data_with_another_vocabulary_and_keeps_its_own(tmp_path):
+    data = glue_fixture(tmp_path / "sst2")
+    config = smoke_config(data)
+    config.train.num_steps = 12
+    train.train_and_evaluate(config, tmp_path / "run", sentiment)
+    before = (tmp_path / "run" / "vocab.json").read_bytes()
+    (data / "train.tsv").write_text("sentence\tlabel\n" + "entirely new words here \t1\nand more \t0\n" * 20)
+    with pytest.raises(ValueError, match="vocab.json .* does not match"):
+        train.train_and_evaluate(config, tmp_path / "run", sentiment)
+    assert (tmp_path / "run" / "vocab.json").read_bytes() == before
+
+
+def test_launcher_reports_bad_input_in_one_line_naming_file_and_line(tmp_path):
+    data = glue_fixture(tmp_path / "sst2")
+    with open(data / "train.tsv", "a") as f:
+        f.write("a fine film \t7\n")
+    code, out, err = run(tmp_path / "run", f"--config.data.path={data}", config="configs/sentiment_sst2.py:smoke")
+    assert code == 1 and err.count("\n") == 1
+    assert "train.tsv:98" in err and "'7'" in err
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_presets_build_every_variant_and_refuse_unknown_ones():
+    for module, variants in (
+        (sentiment_sst2, ("bilstm", "lstm", "smoke")),
+        (sentiment_imdb, ("bilstm", "smoke")),
+        (sentiment_synthetic, ("bilstm", "gru", "bow", "smoke")),
+    ):
+        for variant in variants:
+            assert module.get_config(variant).experiment == "sentiment"
+        with pytest.raises(ValueError, match="unknown variant"):
+            module.get_config("nope")
+    flax_like = sentiment_sst2.get_config("lstm")
+    assert (flax_like.model.embed_size, flax_like.model.hidden_size, flax_like.model.bidirectional) == (300, 256, False)
+    assert (flax_like.model.dropout, flax_like.model.word_dropout, flax_like.train.num_epochs) == (0.5, 0.1, 10)
+
+
+@pytest.mark.slow
+def test_synthetic_corpus_defeats_bag_of_words_but_not_a_bilstm(tmp_path):
+    results = {}
+    for variant in ("bow", "bilstm"):
+        config = sentiment_synthetic.get_config(variant)
+        config.data.synthetic_eval = 500  # the preset's 8,000 training reviews; 7 of its 8 epochs
+        config.train.update(num_epochs=0, num_steps=875, eval_every=875, checkpoint_every=875, plots=False)
+        results[variant] = train.train_and_evaluate(config, tmp_path / variant, sentiment)["test"]["accuracy"]
+    assert results["bow"] < 0.7, results
+    assert results["bilstm"] > 0.9, results
+    assert not math.isnan(results["bilstm"])
+
+
+@pytest.mark.skipif(not SST2.is_dir(), reason="../shared/data/sst2 is not here")
+def test_sst2_smoke_preset_reads_the_real_files(tmp_path):
+    config = smoke_config(SST2)
+    config.train.num_steps = 4
+    config.train.plots = False
+    final = train.train_and_evaluate(config, tmp_path / "run", sentiment)
+    assert final["dev"]["examples"] == min(872, config.data.max_examples)
