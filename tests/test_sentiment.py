@@ -72,6 +72,7 @@ def test_buckets_bound_the_padded_lengths_and_an_epoch_uses_every_example_once()
     plan = text.epoch_plan(lengths, 8, np.random.default_rng(0), pool=4)
     assert sorted(np.concatenate(plan).tolist()) == list(range(100))
     assert all(len(b) == 8 for b in plan if len(b) != 100 % 8) and sum(len(b) < 8 for b in plan) == 1
+
     def spread(plan):
         return np.mean([np.ptp(np.asarray(lengths)[b]) for b in plan])
 
