@@ -21,7 +21,8 @@ counts, in ``metrics.jsonl`` and TensorBoard).
 
 ``--mode=predict`` reads one text per line from ``predict.input`` (a file; ``-`` or empty:
 stdin) and prints ``label<TAB>probability<TAB>text`` per non-blank line from the best checkpoint
-of the workdir (optionally also written to ``predict.output`` as TSV).
+of the workdir (the latest when none is marked best; optionally also written to
+``predict.output`` as TSV).
 """
 
 from __future__ import annotations
@@ -70,18 +71,29 @@ def load_embeddings(path: str | Path, vocab: text.Vocab, size: int, seed: int) -
             parts = line.rstrip().split(" ")
             if len(parts) <= 1:
                 continue
-            if len(parts) - 1 != size:
-                if line_no == 1 and len(parts) == 2:  # word2vec-style "count dim" header
-                    continue
-                raise ValueError(f"{path}:{line_no}: {len(parts) - 1} values, but model.embed_size={size}")
-            i = ids.get(parts[0])
+            if len(parts) == 2 and line_no == 1:  # word2vec-style "count dim" header
+                continue
+            # A few GloVe entries are several words (". . ."): the last `size` fields are the vector.
+            values = len(parts) - 1 if len(parts) <= size + 1 or _is_number(parts[-size - 1]) else size
+            if values != size:
+                raise ValueError(f"{path}:{line_no}: {values} values, but model.embed_size={size}")
+            word = " ".join(parts[:-size])
+            i = ids.get(word)
             if i is not None and i > 1:
                 try:
-                    table[i] = np.asarray(parts[1:], np.float32)
+                    table[i] = np.asarray(parts[-size:], np.float32)
                 except ValueError:
                     raise ValueError(f"{path}:{line_no}: a value is not a number") from None
                 found += 1
     return table, found
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
 
 
 def make_data(config: ml_collections.ConfigDict) -> Data:
@@ -125,7 +137,10 @@ def make_data(config: ml_collections.ConfigDict) -> Data:
 
     def eval_set(name: str) -> Callable[[], Iterator[dict[str, np.ndarray]]]:
         ids, ex = eval_ids[name], splits.evals[name]
-        eval_rows = sharding.host_slice(eval_batch)
+        try:
+            eval_rows = sharding.host_slice(eval_batch)
+        except ValueError as e:
+            raise ValueError(f"data.eval_batch_size: {e}".replace(" (train.batch_size)", "")) from None
 
         def batches() -> Iterator[dict[str, np.ndarray]]:
             for batch in text.eval_batches(ids, ex.labels, buckets, eval_batch):
@@ -170,7 +185,7 @@ def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str,
     else:
         info["vocab"].to_json(vocab_path)
     if labels_path.exists():
-        saved_labels = json.loads(labels_path.read_text(encoding="utf-8"))["labels"]
+        saved_labels = _read_labels(labels_path)
         if saved_labels != info["label_names"]:
             raise ValueError(f"{labels_path} has labels {saved_labels}, the data {info['label_names']}")
     else:
@@ -205,6 +220,13 @@ def pool(
     raise ValueError(f"model.pooling={how!r} is not one of {list(POOLINGS)}")
 
 
+def drop_words(rng: jax.Array, rate: float, tokens: jax.Array) -> jax.Array:
+    """Word dropout: each word of ``tokens [B, T]`` becomes ``<unk>`` (1) with probability
+    ``rate``; ``<pad>`` (0) stays."""
+    drop = jax.random.bernoulli(rng, rate, tokens.shape)
+    return jnp.where(drop & (tokens > 1), jnp.ones((), tokens.dtype), tokens)
+
+
 class SentimentClassifier(nn.Module):
     """``tokens [B, T]``, ``lengths [B]`` -> ``logits [B, C]``."""
 
@@ -221,8 +243,7 @@ class SentimentClassifier(nn.Module):
     @nn.compact
     def __call__(self, tokens: jax.Array, lengths: jax.Array, *, deterministic: bool = True) -> jax.Array:
         if not deterministic and self.word_dropout > 0.0:
-            drop = jax.random.bernoulli(self.make_rng("dropout"), self.word_dropout, tokens.shape)
-            tokens = jnp.where(drop & (tokens > 1), 1, tokens)  # -> <unk>; <pad> stays
+            tokens = drop_words(self.make_rng("dropout"), self.word_dropout, tokens)
         embedding = self.param("embedding", self.embedding_init, (self.vocab_size, self.embed_size))
         xs = nn.Dropout(self.dropout)(jnp.take(embedding, tokens, axis=0), deterministic=deterministic)
         ys = xs if self.rnn is None else self.rnn(xs, lengths, deterministic=deterministic)
@@ -325,6 +346,18 @@ def _read_lines(source: str) -> list[str]:
         raise ValueError(f"predict.input: {path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
 
 
+def _read_labels(path: Path) -> list[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"no label names at {path} (train first, or check --workdir)")
+    try:
+        labels = json.loads(path.read_text(encoding="utf-8"))["labels"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is not a label file ({type(e).__name__}: {e})") from None
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"{path} is not a label file (labels must be a list of strings)")
+    return labels
+
+
 def predict_texts(
     config: ml_collections.ConfigDict, params: Any, vocab: text.Vocab, label_names: list[str], texts: list[str]
 ) -> list[tuple[str, float]]:
@@ -346,15 +379,24 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str,
     """``--mode=predict``: label and probability per line of ``predict.input`` from the best checkpoint."""
     workdir = Path(workdir)
     check_model_config(config, workdir, TRAINING_ONLY)
+    saved = workdir / "config.json"
+    if saved.exists():
+        trained_max = json.loads(saved.read_text()).get("data", {}).get("max_length")
+        if trained_max is not None and trained_max != config.data.max_length:
+            raise ValueError(
+                f"{saved} was trained with data.max_length={trained_max}, not {config.data.max_length}; "
+                "use that run's --config"
+            )
     vocab = text.Vocab.from_json(workdir / VOCAB_FILE)
-    labels_path = workdir / LABELS_FILE
-    if not labels_path.is_file():
-        raise FileNotFoundError(f"no label names at {labels_path} (train first, or check --workdir)")
-    label_names = json.loads(labels_path.read_text(encoding="utf-8"))["labels"]
+    label_names = _read_labels(workdir / LABELS_FILE)
     params, step = checkpoint.restore_params(workdir / "checkpoints")
-    rows = params["embedding"].shape[0]
+    rows, classes = params["embedding"].shape[0], params["output"]["kernel"].shape[-1]
     if rows != len(vocab):
         raise ValueError(f"{workdir / VOCAB_FILE} has {len(vocab)} words but the checkpoint's embedding has {rows}")
+    if classes != len(label_names):
+        raise ValueError(
+            f"{workdir / LABELS_FILE} has {len(label_names)} labels but the checkpoint has {classes} outputs"
+        )
     texts = [line.strip() for line in _read_lines(config.predict.input) if line.strip()]
     results = predict_texts(config, params, vocab, label_names, texts)
     lines = [f"{label}\t{prob:.4f}\t{t}" for (label, prob), t in zip(results, texts)]

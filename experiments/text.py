@@ -1,8 +1,9 @@
 """Text pipeline for classification: word tokenizer, vocabulary, and length-bucketed batches.
 
-* :func:`tokenize`: lowercase words with punctuation split off (``"It's great!"`` ->
-  ``["it", "'s", "great", "!"]``); already-tokenized text such as SST's ``it 's`` gives the same
-  tokens, so sentences typed at ``--mode=predict`` meet the training vocabulary.
+* :func:`tokenize`: lowercase words with punctuation and clitics split off, Penn Treebank style
+  (``"It's great, isn't it!"`` -> ``it 's great , is n't it !``); already-tokenized text such as
+  SST's ``it 's`` and ``is n't`` gives the same tokens, so sentences typed at ``--mode=predict``
+  meet the training vocabulary.
 * :class:`Vocab`: ``<pad>`` is id 0, ``<unk>`` id 1, then the train words by frequency (ties by
   word) kept when seen ``min_count`` times, at most ``max_size`` ids in all; JSON on disk.
 * Bucketing: every batch is padded to the smallest of a few fixed lengths (:func:`bucket_lengths`)
@@ -25,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 PAD, UNK = "<pad>", "<unk>"
-_TOKEN = re.compile(r"'\w+|\w+|[^\w\s]")
+_TOKEN = re.compile(r"\w+(?=n't)|n't|'\w+|\w+|[^\w\s]")
 
 
 def tokenize(text: str) -> list[str]:
-    """Lowercase words, clitics (``'s``, ``'t``) and single punctuation marks."""
+    """Lowercase words, clitics (``'s``, ``n't``) and single punctuation marks."""
     return _TOKEN.findall(text.lower())
 
 

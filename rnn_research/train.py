@@ -149,7 +149,8 @@ class _Harness:
         return self.shard(carry) if jax.tree_util.tree_leaves(carry) else {}
 
     def finalize(self, values: dict[str, float]) -> dict[str, float]:
-        """Averaged metrics plus those derived from averages (e.g. perplexity from mean nats)."""
+        """Reduced metrics (means; sums for ``total_*``) plus derived ones (perplexity from mean
+        nats, accuracy from summed counts)."""
         derive = getattr(self.experiment, "finalize_metrics", None)
         return derive(self.config, values) if derive else values
 

@@ -45,8 +45,9 @@ def smoke_config(path: pathlib.Path, **data) -> ml_collections.ConfigDict:
 
 # --------------------------------------------------------------------------- text pipeline
 def test_tokenizer_lowercases_and_splits_punctuation_like_sst():
-    assert text.tokenize("It's GREAT, isn't it?!") == ["it", "'s", "great", ",", "isn", "'t", "it", "?", "!"]
-    assert text.tokenize("it 's great , is n't it") == ["it", "'s", "great", ",", "is", "n", "'t", "it"]
+    typed = text.tokenize("It's GREAT, isn't it?! I can't")
+    assert typed == ["it", "'s", "great", ",", "is", "n't", "it", "?", "!", "i", "ca", "n't"]
+    assert text.tokenize("it 's great , is n't it ? ! i ca n't") == typed  # SST's own tokenization
     assert text.tokenize("  ") == []
 
 
@@ -128,19 +129,23 @@ def test_last_pooling_reads_each_directions_final_state():
 
 
 def test_word_dropout_replaces_words_with_unk_in_training_only():
+    tokens = jnp.concatenate([jnp.full((2, 400), 5, jnp.int32), jnp.zeros((2, 100), jnp.int32)], axis=1)
+    dropped = sentiment.drop_words(jax.random.key(1), 0.5, tokens)
+    assert set(np.unique(dropped[:, :400]).tolist()) == {1, 5}  # words become <unk> (1)...
+    assert 0.4 < float(jnp.mean(dropped[:, :400] == 1)) < 0.6  # ...about half of them
+    np.testing.assert_array_equal(dropped[:, 400:], 0)  # <pad> stays <pad>
+
     config = sentiment_synthetic.get_config("smoke")
-    config.model.update(word_dropout=0.5, encoder="bow", pooling="mean")
+    config.model.update(word_dropout=1.0, dropout=0.0)
     model = sentiment.make_model(config, {"vocab_size": 30, "num_classes": 2})
-    tokens, lengths = jnp.full((2, 50), 5, jnp.int32), jnp.full(2, 50)
+    lengths = jnp.full(2, 400)
     params = model.init(jax.random.key(0), tokens, lengths)["params"]
-    table = params["embedding"]
-    # The mean embedding moves from word 5 towards <unk> (row 1) by the dropped fraction.
-    pooled_eval = sentiment.pool(jnp.take(table, tokens, axis=0), lengths, "mean", False)
-    np.testing.assert_allclose(pooled_eval[0], table[5], atol=1e-6)
-    a = model.apply({"params": params}, tokens, lengths, deterministic=False, rngs={"dropout": jax.random.key(1)})
-    b = model.apply({"params": params}, tokens, lengths)
-    assert not np.allclose(a, b)
-    np.testing.assert_array_equal(b, model.apply({"params": params}, tokens, lengths))
+    rngs = {"dropout": jax.random.key(2)}
+    train_out = model.apply({"params": params}, tokens, lengths, deterministic=False, rngs=rngs)
+    all_unk = jnp.where(tokens > 1, 1, tokens)
+    np.testing.assert_allclose(train_out, model.apply({"params": params}, all_unk, lengths), atol=1e-6)
+    eval_out = model.apply({"params": params}, tokens, lengths)  # no word dropout in evaluation
+    assert not np.allclose(train_out, eval_out)
 
 
 def test_metrics_from_summed_counts_give_accuracy_macro_f1_and_the_confusion_matrix():
@@ -165,18 +170,20 @@ def test_metrics_from_summed_counts_give_accuracy_macro_f1_and_the_confusion_mat
 
 
 def test_glove_vectors_start_the_embedding_and_bad_files_are_named(tmp_path):
-    vocab = text.Vocab(["<pad>", "<unk>", "good", "bad", "rare"])
+    vocab = text.Vocab(["<pad>", "<unk>", "good", "bad", "rare", ". . ."])
     path = tmp_path / "glove.txt"
-    path.write_text("good 1 2 3\nunseen 4 5 6\nbad -1 -2 -3\n")
+    path.write_text("good 1 2 3\nunseen 4 5 6\nbad -1 -2 -3\n. . . 7 8 9\n")
     table, found = sentiment.load_embeddings(path, vocab, 3, seed=0)
-    assert found == 2
+    assert found == 3
+    np.testing.assert_array_equal(table[5], [7, 8, 9])  # a several-word entry
     np.testing.assert_array_equal(table[2], [1, 2, 3])
     np.testing.assert_array_equal(table[3], [-1, -2, -3])
     np.testing.assert_array_equal(table[0], 0.0)
     assert np.abs(table[4]).max() < 1.0 and np.abs(table[4]).max() > 0
-    path.write_text("good 1 2 3\nbad 1 2\n")
-    with pytest.raises(ValueError, match=r"glove.txt:2: 2 values, but model.embed_size=3"):
-        sentiment.load_embeddings(path, vocab, 3, seed=0)
+    for line, values in (("bad 1 2", 2), ("bad 1 2 3 4", 4)):
+        path.write_text(f"good 1 2 3\n{line}\n")
+        with pytest.raises(ValueError, match=rf"glove.txt:2: {values} values, but model.embed_size=3"):
+            sentiment.load_embeddings(path, vocab, 3, seed=0)
     with pytest.raises(FileNotFoundError, match="data.embeddings: no such file"):
         sentiment.load_embeddings(tmp_path / "none.txt", vocab, 3, seed=0)
 
@@ -310,3 +317,23 @@ def test_sst2_smoke_preset_reads_the_real_files(tmp_path):
     config.train.plots = False
     final = train.train_and_evaluate(config, tmp_path / "run", sentiment)
     assert final["dev"]["examples"] == min(872, config.data.max_examples)
+
+
+def test_imdb_and_synthetic_smoke_presets_train_on_their_formats(tmp_path):
+    root = tmp_path / "aclImdb"
+    for split in ("train", "test"):
+        for label, words in (("pos", POSITIVE), ("neg", NEGATIVE)):
+            (root / split / label).mkdir(parents=True)
+            for i in range(12):
+                review = "<br /><br />".join(words[(i + j) % 3] for j in range(1 + i % 3))
+                (root / split / label / f"{i}_{7 if label == 'pos' else 2}.txt").write_text(review)
+    config = sentiment_imdb.get_config("smoke")
+    config.data.path = str(root)
+    config.train.update(num_steps=6, eval_every=6, checkpoint_every=6, plots=False)
+    final = train.train_and_evaluate(config, tmp_path / "imdb", sentiment)
+    assert set(final) == {"valid", "test"} and final["test"]["examples"] == 24
+
+    config = sentiment_synthetic.get_config("smoke")
+    config.train.update(num_steps=6, eval_every=6, checkpoint_every=6, plots=False)
+    final = train.train_and_evaluate(config, tmp_path / "synthetic", sentiment)
+    assert set(final) == {"valid", "test"} and final["test"]["examples"] == 100
