@@ -3,7 +3,7 @@
 import importlib
 from types import ModuleType
 
-EXPERIMENTS = ("synthetic", "lm", "sentiment")
+EXPERIMENTS = ("synthetic", "lm", "sentiment", "forecasting")
 
 
 def get(name: str) -> ModuleType:

@@ -1,0 +1,548 @@
+"""Time-series forecasting on the shared harness: RNN forecasters, baselines in the same run, plots.
+
+Data (``experiments/forecasting_data.py``): a CSV with a date column (the ETT layout) or a series
+statsmodels ships; Informer's modes ``S`` / ``M`` / ``MS`` (``data.features``); the ETT split
+(12/4/4 months) or chronological ratios or dates; per-column z-scores fitted on train only.
+A window at origin ``t`` reads the lookback ``x = rows [t - L, t)`` of the input channels and
+forecasts ``y = rows [t, t + H)`` of the target channels; targets never leave their split, and
+with ``data.context="previous"`` (Informer's borders, the default for ETT) the lookback of the
+first valid/test windows comes from the end of the split before.
+
+Models (``model.decoder``, ``model.gaussian``):
+
+* ``direct``: an RNN encoder reads ``x``; its final state (forward at ``t - 1`` and, when
+  bidirectional, backward at ``t - L``) feeds a linear head that emits all ``H`` steps at once.
+* ``autoregressive``: an encoder-decoder; the decoder (same cell, same depth, started from the
+  encoder's final states) rolls the horizon out one step at a time, reading the previous target
+  value: in training the true one with probability ``model.teacher_forcing``, else its own forecast.
+* ``model.gaussian``: each step gives a mean and ``sigma = softplus(s) + 1e-3``; the loss is the
+  Gaussian negative log-likelihood and evaluation reports the coverage of ``mean +- z * sigma``
+  (``forecast.interval_z``, 1.96 for 95%). Otherwise the loss is the MSE.
+
+Baselines, computed on the same windows in the same run and reported beside the model in every
+evaluation record (``<metric>_<baseline>``): ``repeat_last``, ``seasonal_naive``
+(``forecast.seasonal_period``), ``linear`` (least squares over the lookback, fitted on train
+windows), ``ar`` (AR(``forecast.ar_lags``) fitted on the train series) and ``arima``
+(``forecast.arima_order``, statsmodels, fitted on train and run from every origin with the fitted
+parameters). Metrics: ``mse`` and ``mae`` on the normalised scale (the papers' numbers);
+``rmse_orig``, ``mae_orig``, ``mape_orig`` (%) and ``mase`` on the original scale.
+
+Modes: ``--mode=predict`` writes ``predictions_<split>.csv`` (every window's forecasts, intervals
+and actuals on the original scale), forecast-vs-actual PNGs and per-horizon error curves from the
+best checkpoint; ``--mode=anomalies`` flags points whose one-step forecast residual has a z-score
+(residual statistics from the train split) above ``forecast.anomaly_threshold``, and writes them
+with a plot.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from experiments import forecasting_baselines as baselines
+from experiments import forecasting_data as fdata
+from experiments.common import check_model_config, make_cell, make_rnn
+from rnn_research import cells, checkpoint, layers, sharding
+from rnn_research.experiment import Data
+
+DECODERS = ("direct", "autoregressive")
+TRAINING_ONLY = ("dropout", "teacher_forcing", "remat", "unroll")
+_LOG_2PI = math.log(2 * math.pi)
+
+
+# ------------------------------------------------------------------------------------ data
+def _arima_order(text: str) -> tuple[int, int, int] | None:
+    if not text:
+        return None
+    try:
+        p, d, q = (int(v) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"forecast.arima_order={text!r} is not 'p,d,q' (e.g. '2,0,1'), or '' for none") from None
+    return p, d, q
+
+
+class Prepared:
+    """Everything a run derives from the data: the normalised series, windows and baselines."""
+
+    def __init__(self, config: ml_collections.ConfigDict) -> None:
+        data, fc = config.data, config.forecast
+        self.series = fdata.load_series(data)
+        self.borders = fdata.split_borders(self.series, data)
+        self.lookback, self.horizon = int(data.lookback), int(data.horizon)
+        a, b = self.borders["train"]
+        self.scaler = fdata.Scaler.fit(self.series.values[a:b])
+        self.values = self.scaler.transform(self.series.values)  # [N, C], normalised
+        self.inputs = list(range(len(self.series.columns)))
+        self.targets = list(self.series.targets)
+        self.context = {"previous": self.lookback, "none": 0}.get(data.context)
+        if self.context is None:
+            raise ValueError(f"data.context={data.context!r} is not one of ['previous', 'none']")
+        self.origins = {}
+        for split, border in self.borders.items():
+            if border[1] <= border[0]:
+                continue  # an empty split (e.g. no validation period)
+            stride = data.stride if split == "train" else data.eval_stride
+            context = 0 if split == "train" else self.context
+            self.origins[split] = fdata.window_origins(
+                border, self.lookback, self.horizon, stride, context=context, key=f"data ({split} split)"
+            )
+        self.mean = self.scaler.mean[self.targets].astype(np.float32)
+        self.std = self.scaler.std[self.targets].astype(np.float32)
+        self.mase_scale = baselines.mase_scale(self.series.values[a:b][:, self.targets], fc.mase_period).astype(
+            np.float32
+        )
+        x_train, y_train = self.windows("train")
+        self.linear = baselines.LinearBaseline().fit(x_train, y_train, self.targets)
+        self.arima_order = _arima_order(fc.arima_order)
+        self.notes: list[str] = []
+
+    def windows(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        return fdata.make_windows(
+            self.values, self.origins[split], self.lookback, self.horizon, self.inputs, self.targets
+        )
+
+    def baseline_forecasts(self, split: str, x: np.ndarray, fc: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
+        """``{name: [W, H, Ct]}`` normalised forecasts of every applicable baseline for ``split``."""
+        out = {"repeat_last": baselines.repeat_last(x, self.horizon, self.targets)}
+        if 1 <= fc.seasonal_period <= self.lookback:
+            out["seasonal_naive"] = baselines.seasonal_naive(x, self.horizon, fc.seasonal_period, self.targets)
+        out["linear"] = self.linear.predict(x, self.targets)
+        a, b = self.borders["train"]
+        origins = self.origins[split]
+        if fc.ar_lags > 0:
+            out["ar"] = np.stack(
+                [
+                    baselines.ar_forecasts(self.values[a:b, c], self.values[:, c], origins, self.horizon, fc.ar_lags)
+                    for c in self.targets
+                ],
+                axis=-1,
+            ).astype(np.float32)
+        if self.arima_order is not None:  # one Kalman filter pass over the series per target
+            out["arima"] = np.stack(
+                [
+                    baselines.arima_forecasts(
+                        self.values[a:b, c],
+                        self.values[:, c],
+                        origins,
+                        self.horizon,
+                        self.arima_order,
+                        max_origins=len(origins),
+                    )[0]
+                    for c in self.targets
+                ],
+                axis=-1,
+            ).astype(np.float32)
+        return out
+
+
+def _constants(p: Prepared, rows: int) -> dict[str, np.ndarray]:
+    return {
+        "mean": np.broadcast_to(p.mean, (rows, len(p.targets))).copy(),
+        "std": np.broadcast_to(p.std, (rows, len(p.targets))).copy(),
+        "mase_scale": np.broadcast_to(p.mase_scale, (rows, len(p.targets))).copy(),
+    }
+
+
+def make_data(config: ml_collections.ConfigDict) -> Data:
+    p = Prepared(config)
+    global_batch = config.train.batch_size
+    try:
+        rows = sharding.host_slice(global_batch)
+    except ValueError as e:
+        raise ValueError(f"train.batch_size: {e}".replace(" (train.batch_size)", "")) from None
+    train_origins = p.origins["train"]
+    steps_per_epoch = len(train_origins) // global_batch
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"train.batch_size={global_batch} is larger than the {len(train_origins)} training windows of "
+            f"{p.series.description}"
+        )
+    plans: dict[int, np.ndarray] = {}
+
+    def batch_at(step: int) -> dict[str, np.ndarray]:
+        epoch, index = divmod(step, steps_per_epoch)
+        if epoch not in plans:  # a pure function of (seed, epoch): resumes see the same batches
+            plans.clear()
+            plans[epoch] = np.random.default_rng([config.seed, epoch]).permutation(len(train_origins))
+        chosen = train_origins[plans[epoch][index * global_batch : (index + 1) * global_batch]]
+        x, y = fdata.make_windows(p.values, chosen, p.lookback, p.horizon, p.inputs, p.targets)
+        batch = {"inputs": x, "targets": y, "weights": np.ones(global_batch, np.float32), **_constants(p, global_batch)}
+        return {k: v[rows] for k, v in batch.items()}
+
+    def train_batches(start: int) -> Iterator[dict[str, np.ndarray]]:
+        step = start
+        while True:
+            yield batch_at(step)
+            step += 1
+
+    eval_batch = config.data.eval_batch_size or global_batch
+    try:
+        eval_rows = sharding.host_slice(eval_batch)
+    except ValueError as e:
+        raise ValueError(f"data.eval_batch_size: {e}".replace(" (train.batch_size)", "")) from None
+
+    def eval_set(split: str) -> Any:
+        x, y = p.windows(split)
+        arrays = {"inputs": x, "targets": y}
+        arrays.update({f"baseline_{k}": v for k, v in p.baseline_forecasts(split, x, config.forecast).items()})
+
+        def batches() -> Iterator[dict[str, np.ndarray]]:
+            for start in range(0, len(x), eval_batch):
+                n = min(eval_batch, len(x) - start)
+                batch = {}
+                for k, v in arrays.items():
+                    padded = np.zeros((eval_batch, *v.shape[1:]), np.float32)
+                    padded[:n] = v[start : start + n]
+                    batch[k] = padded
+                batch["weights"] = (np.arange(eval_batch) < n).astype(np.float32)
+                batch.update(_constants(p, eval_batch))
+                yield {k: v[eval_rows] for k, v in batch.items()}
+
+        return batches
+
+    eval_sets = {split: eval_set(split) for split in ("valid", "test") if split in p.origins}
+    if not eval_sets:
+        raise ValueError("data: no valid or test split to evaluate on (check data.split and its fields)")
+    info = {
+        "prepared": p,
+        "num_inputs": len(p.inputs),
+        "num_targets": len(p.targets),
+        "steps_per_epoch": steps_per_epoch,
+        "description": p.series.description,
+    }
+    return Data(train_batches, eval_sets, info)
+
+
+def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str, Any]) -> None:
+    """Prints what the run reads, and writes the scaler (``scaler.json``) for later inspection."""
+    p: Prepared = info["prepared"]
+    sizes = ", ".join(f"{k} {len(v):,}" for k, v in p.origins.items())
+    print(f"data: {p.series.description}; windows {sizes}; lookback {p.lookback}, horizon {p.horizon}", flush=True)
+    for note in p.notes:
+        print(f"note: {note}", flush=True)
+    record = {
+        "columns": p.series.columns,
+        "targets": [p.series.columns[i] for i in p.targets],
+        "mean": p.scaler.mean.tolist(),
+        "std": p.scaler.std.tolist(),
+        "borders": {k: list(v) for k, v in p.borders.items()},
+    }
+    path = Path(workdir) / "scaler.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=2))
+    tmp.replace(path)
+
+
+# ----------------------------------------------------------------------------------- model
+class Forecaster(nn.Module):
+    """``x [B, L, Ci]`` (normalised) -> ``(mean [B, H, Ct], sigma [B, H, Ct] or None)``."""
+
+    horizon: int
+    num_targets: int
+    rnn: layers.RNN
+    cell: cells.Cell
+    target_in_inputs: tuple[int, ...]
+    decoder: str = "direct"
+    gaussian: bool = False
+    teacher_forcing: float = 0.5
+    interval_z: float = 1.96  # evaluation: coverage of mean +- z * sigma
+
+    @nn.compact
+    def __call__(
+        self, x: jax.Array, targets: jax.Array | None = None, *, deterministic: bool = True
+    ) -> tuple[jax.Array, jax.Array | None]:
+        outputs = 2 if self.gaussian else 1
+        batch = x.shape[0]
+        if self.decoder == "direct":
+            ys = self.rnn(x, deterministic=deterministic)  # [B, L, H']
+            if self.rnn.bidirectional:
+                half = ys.shape[-1] // 2
+                last = jnp.concatenate([ys[:, -1, :half], ys[:, 0, half:]], axis=-1)
+            else:
+                last = ys[:, -1]
+            raw = nn.Dense(self.horizon * self.num_targets * outputs, name="head")(last)
+            raw = raw.reshape(batch, self.horizon, self.num_targets, outputs)
+        else:
+            raw = self._decode(x, targets, outputs, deterministic)
+        mean = raw[..., 0].astype(jnp.float32)
+        if not self.gaussian:
+            return mean, None
+        return mean, jax.nn.softplus(raw[..., 1].astype(jnp.float32)) + 1e-3
+
+    def _decode(self, x: jax.Array, targets: jax.Array | None, outputs: int, deterministic: bool) -> jax.Array:
+        if self.rnn.bidirectional:
+            raise ValueError("model.decoder='autoregressive' needs a unidirectional encoder (model.bidirectional)")
+        finals, _ = self.rnn(x, deterministic=deterministic)  # made with return_state=True
+        cell, size = self.cell, self.cell.hidden_size
+        params = [
+            self.param(f"decoder_{i}", lambda key, n: cell.init(key, n), self.num_targets if i == 0 else size)
+            for i in range(len(finals))
+        ]
+        kernel = self.param("output_kernel", nn.initializers.lecun_normal(), (size, self.num_targets * outputs))
+        bias = self.param("output_bias", nn.initializers.zeros, (self.num_targets * outputs,))
+        previous = x[:, -1, jnp.asarray(self.target_in_inputs)]  # the last observed target values
+        teach = jnp.zeros((self.horizon,), bool)
+        if targets is not None and not deterministic and self.teacher_forcing > 0:
+            teach = jax.random.bernoulli(self.make_rng("dropout"), self.teacher_forcing, (self.horizon,))
+        if targets is None:
+            truth = jnp.zeros((self.horizon, *previous.shape), previous.dtype)
+        else:
+            truth = jnp.swapaxes(targets, 0, 1).astype(previous.dtype)  # [H, B, Ct]
+
+        def step(carry: Any, inputs: tuple[jax.Array, jax.Array]) -> tuple[Any, jax.Array]:
+            states, prev = carry
+            use_truth, true_value = inputs
+            h, new_states = prev, []
+            for p, s in zip(params, states):
+                s, h = cell(p, s, h)
+                new_states.append(s)
+            out = (h @ kernel + bias[None]).reshape(h.shape[0], self.num_targets, outputs)
+            nxt = jnp.where(use_truth, true_value, out[..., 0].astype(prev.dtype))
+            return (new_states, nxt), out
+
+        _, raw = jax.lax.scan(step, (list(finals), previous), (teach, truth))
+        return jnp.swapaxes(raw, 0, 1)  # [B, H, Ct, outputs]
+
+
+def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Forecaster:
+    m = config.model
+    if m.decoder not in DECODERS:
+        raise ValueError(f"model.decoder={m.decoder!r} is not one of {list(DECODERS)}")
+    if not 0.0 <= m.teacher_forcing <= 1.0:
+        raise ValueError(f"model.teacher_forcing={m.teacher_forcing} must lie in [0, 1]")
+    if m.decoder == "autoregressive" and m.bidirectional:
+        raise ValueError("model.decoder='autoregressive' needs model.bidirectional=False")
+    p = info.get("prepared")
+    targets = tuple(p.targets) if p is not None else tuple(info["target_in_inputs"])
+    return Forecaster(
+        horizon=config.data.horizon,
+        num_targets=info["num_targets"],
+        rnn=make_rnn(m).clone(return_state=m.decoder == "autoregressive"),
+        cell=make_cell(m),
+        target_in_inputs=targets,
+        decoder=m.decoder,
+        gaussian=m.gaussian,
+        teacher_forcing=m.teacher_forcing,
+        interval_z=config.forecast.interval_z,
+    )
+
+
+# ------------------------------------------------------------------------------ loss, metrics
+def model_inputs(batch: Mapping[str, Any], carry: Any) -> tuple:
+    return (batch["inputs"],)
+
+
+def gaussian_nll(y: jax.Array, mean: jax.Array, sigma: jax.Array) -> jax.Array:
+    """Elementwise ``-log N(y; mean, sigma^2)``."""
+    return 0.5 * _LOG_2PI + jnp.log(sigma) + 0.5 * jnp.square((y - mean) / sigma)
+
+
+def _error_totals(pred: jax.Array, batch: Mapping[str, Any], w: jax.Array, suffix: str = "") -> dict[str, jax.Array]:
+    """Summed errors of ``pred [B, H, Ct]`` (normalised) on both scales, rows weighted by ``w [B, 1, 1]``."""
+    y = batch["targets"]
+    err = pred - y
+    std, mean = batch["std"][:, None, :], batch["mean"][:, None, :]
+    err_orig = err * std
+    y_orig = y * std + mean
+    nonzero = (jnp.abs(y_orig) > 1e-8) & (w > 0)
+    totals = {
+        "total_se": jnp.sum(w * jnp.square(err)),
+        "total_ae": jnp.sum(w * jnp.abs(err)),
+        "total_se_orig": jnp.sum(w * jnp.square(err_orig)),
+        "total_ae_orig": jnp.sum(w * jnp.abs(err_orig)),
+        "total_ase": jnp.sum(w * jnp.abs(err_orig) / batch["mase_scale"][:, None, :]),
+        "total_ape": jnp.sum(jnp.where(nonzero, jnp.abs(err_orig) / jnp.where(nonzero, jnp.abs(y_orig), 1.0), 0.0)),
+        "total_ape_n": jnp.sum(nonzero.astype(jnp.float32)),
+    }
+    return {f"{k}{suffix}": v for k, v in totals.items()}
+
+
+def loss_and_metrics(
+    model: Forecaster, variables: Any, batch: Mapping[str, Any], carry: Any, rng: jax.Array, train: bool
+) -> tuple[jax.Array, tuple[dict[str, jax.Array], Any]]:
+    y = batch["targets"]
+    mean, sigma = model.apply(
+        variables, batch["inputs"], y if train else None, deterministic=not train, rngs={"dropout": rng}
+    )
+    w = batch["weights"][:, None, None]
+    n = jnp.sum(batch["weights"]) * y.shape[1] * y.shape[2]
+    if sigma is None:
+        loss = jnp.sum(w * jnp.square(mean - y)) / jnp.maximum(n, 1.0)
+    else:
+        loss = jnp.sum(w * gaussian_nll(y, mean, sigma)) / jnp.maximum(n, 1.0)
+    metrics = {"total_n": n, **_error_totals(mean, batch, w)}
+    if sigma is not None:
+        z = model.interval_z
+        inside = jnp.abs(y - mean) <= z * sigma
+        metrics.update(
+            total_covered=jnp.sum(w * inside),
+            total_width=jnp.sum(w * 2 * z * sigma * batch["std"][:, None, :]),
+            total_nll=jnp.sum(w * gaussian_nll(y, mean, sigma)),
+        )
+    for key in batch:
+        if key.startswith("baseline_"):
+            totals = _error_totals(batch[key], batch, w, suffix="_" + key[len("baseline_") :])
+            metrics.update({k: v for k, v in totals.items() if not k.startswith(("total_ape", "total_ae_orig"))})
+    return loss, (metrics, carry)
+
+
+def _derived(values: Mapping[str, float], suffix: str = "") -> dict[str, float]:
+    n = max(values["total_n"], 1.0)
+    out = {
+        "mse": values[f"total_se{suffix}"] / n,
+        "mae": values[f"total_ae{suffix}"] / n,
+        "rmse_orig": math.sqrt(values[f"total_se_orig{suffix}"] / n),
+        "mase": values[f"total_ase{suffix}"] / n,
+    }
+    if f"total_ae_orig{suffix}" in values:
+        out["mae_orig"] = values[f"total_ae_orig{suffix}"] / n
+    if f"total_ape{suffix}" in values:
+        out["mape_orig"] = 100.0 * values[f"total_ape{suffix}"] / max(values[f"total_ape_n{suffix}"], 1.0)
+    return {f"{k}{suffix}": v for k, v in out.items()}
+
+
+def finalize_metrics(config: ml_collections.ConfigDict, values: dict[str, float]) -> dict[str, float]:
+    """MSE/MAE (normalised), RMSE/MAE/MAPE/MASE (original scale), coverage; the same for each baseline."""
+    if "total_n" not in values:
+        return values
+    out = {k: v for k, v in values.items() if not k.startswith("total_")}
+    out.update(_derived(values))
+    n = max(values["total_n"], 1.0)
+    if "total_covered" in values:
+        out.update(
+            coverage=values["total_covered"] / n, interval_width=values["total_width"] / n, nll=values["total_nll"] / n
+        )
+    names = sorted({k[len("total_se_orig_") :] for k in values if k.startswith("total_se_orig_")})
+    for name in names:
+        out.update(_derived(values, suffix=f"_{name}"))
+    return out
+
+
+# ------------------------------------------------------------------------ predict, anomalies
+def _restore(config: ml_collections.ConfigDict, workdir: Path) -> tuple[Prepared, Forecaster, Any, int]:
+    check_model_config(config, workdir, TRAINING_ONLY)
+    _, _, info = make_data(config)
+    params, step = checkpoint.restore_params(workdir / "checkpoints")
+    return info["prepared"], make_model(config, info), params, step
+
+
+def forecast(model: Forecaster, params: Any, x: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray | None]:
+    """``x [W, L, Ci]`` -> normalised ``(mean [W, H, Ct], sigma or None)``, in jitted batches."""
+    apply = jax.jit(lambda p, xb: model.apply({"params": p}, xb))
+    means, sigmas = [], []
+    for start in range(0, len(x), batch):
+        chunk = x[start : start + batch]
+        padded = np.zeros((batch, *x.shape[1:]), np.float32)
+        padded[: len(chunk)] = chunk
+        mean, sigma = apply(params, padded)
+        means.append(np.asarray(mean)[: len(chunk)])
+        if sigma is not None:
+            sigmas.append(np.asarray(sigma)[: len(chunk)])
+    return np.concatenate(means), (np.concatenate(sigmas) if sigmas else None)
+
+
+def _write_csv(path: Path, header: list[str], rows: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def _date(value: Any) -> str:
+    return str(np.datetime_as_string(value, unit="s")).replace("T", " ")
+
+
+def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
+    """``--mode=predict``: forecasts of ``predict.split`` from the best checkpoint, as CSV, PNGs and curves."""
+    workdir, split = Path(workdir), config.predict.split
+    p, model, params, step = _restore(config, workdir)
+    if split not in p.origins:
+        raise ValueError(f"predict.split={split!r} is not one of {sorted(p.origins)}")
+    x, y = p.windows(split)
+    mean, sigma = forecast(model, params, x)
+    z = config.forecast.interval_z
+    cols = p.targets
+    to_orig = lambda a: p.scaler.inverse(a, cols)  # noqa: E731
+    pred_raw, y_raw = to_orig(mean), to_orig(y)
+    lower = to_orig(mean - z * sigma) if sigma is not None else None
+    upper = to_orig(mean + z * sigma) if sigma is not None else None
+    dates, names = p.series.dates, [p.series.columns[c] for c in cols]
+    origins = p.origins[split]
+
+    def rows() -> Iterator[list[Any]]:
+        for w, t in enumerate(origins):
+            for h in range(p.horizon):
+                for k, name in enumerate(names):
+                    row = [_date(dates[t]), h + 1, _date(dates[t + h]), name, f"{pred_raw[w, h, k]:.6g}"]
+                    if lower is not None:
+                        row += [f"{lower[w, h, k]:.6g}", f"{upper[w, h, k]:.6g}"]
+                    yield [*row, f"{y_raw[w, h, k]:.6g}"]
+
+    header = ["origin", "step", "date", "column", "forecast"] + (["lower", "upper"] if lower is not None else [])
+    out = workdir / f"predictions_{split}.csv"
+    _write_csv(out, [*header, "actual"], rows())
+    scores = baselines.metrics(mean, y, pred_raw=pred_raw, y_raw=y_raw, mase_scale=p.mase_scale, std=sigma, z=z)
+    curves = {k: v.tolist() for k, v in baselines.per_horizon(mean, y).items()}
+    (workdir / f"per_horizon_{split}.json").write_text(json.dumps(curves))
+    from experiments import forecasting_plots
+
+    plots = forecasting_plots.forecasts(
+        workdir / "plots", split, p, origins, x, y, mean, sigma, z, config.predict.num_plots
+    )
+    plots.append(forecasting_plots.per_horizon(workdir / "plots" / f"per_horizon_{split}.png", curves, split))
+    print(f"wrote {out} ({len(origins):,} windows) and {len(plots)} plots in {workdir / 'plots'}", flush=True)
+    return {"split": split, "windows": len(origins), "checkpoint_step": step, "metrics": scores}
+
+
+def anomalies(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
+    """``--mode=anomalies``: points of ``predict.split`` whose one-step residual z-score exceeds the threshold.
+
+    The one-step forecast of row ``t`` is the first step of the window at origin ``t``; residual
+    mean and standard deviation per column come from the train split's windows.
+    """
+    workdir, split = Path(workdir), config.predict.split
+    p, model, params, step = _restore(config, workdir)
+    if split not in p.origins:
+        raise ValueError(f"predict.split={split!r} is not one of {sorted(p.origins)}")
+    residual = {}
+    for name in ("train", split):
+        x, y = p.windows(name)
+        mean, _ = forecast(model, params, x)
+        residual[name] = (p.scaler.inverse(y[:, 0], p.targets) - p.scaler.inverse(mean[:, 0], p.targets), mean[:, 0])
+    mu, sd = residual["train"][0].mean(axis=0), residual["train"][0].std(axis=0) + 1e-12
+    res, one_step = residual[split]
+    zscores = (res - mu) / sd
+    flagged = np.argwhere(np.abs(zscores) > config.forecast.anomaly_threshold)
+    origins = p.origins[split]
+    names = [p.series.columns[c] for c in p.targets]
+    actual = p.series.values[origins][:, p.targets]
+    forecast_orig = p.scaler.inverse(one_step, p.targets)
+    rows = (
+        [_date(p.series.dates[origins[w]]), names[k], f"{actual[w, k]:.6g}", f"{forecast_orig[w, k]:.6g}",
+         f"{res[w, k]:.6g}", f"{zscores[w, k]:.3f}"]
+        for w, k in flagged
+    )  # fmt: skip
+    out = workdir / f"anomalies_{split}.csv"
+    _write_csv(out, ["date", "column", "actual", "forecast", "residual", "z"], rows)
+    from experiments import forecasting_plots
+
+    plot = forecasting_plots.anomalies(
+        workdir / "plots" / f"anomalies_{split}.png", p.series.dates[origins], actual, forecast_orig, flagged, names
+    )
+    print(f"{len(flagged)} anomalies (|z| > {config.forecast.anomaly_threshold}) written to {out}; plot {plot}")
+    return {"split": split, "anomalies": int(len(flagged)), "points": int(zscores.size), "checkpoint_step": step}
+
+
+MODES = {"predict": predict, "anomalies": anomalies}

@@ -1,0 +1,210 @@
+"""Forecasting experiment: heads, metrics against the numpy reference, baselines in the run, modes, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import forecasting_ett, forecasting_sunspots
+from experiments import forecasting
+from experiments import forecasting_baselines as baselines
+from rnn_research import metrics, train
+from tests.test_main import run
+
+ETTH1 = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "ett" / "ETTh1.csv"
+
+
+def series_csv(path: pathlib.Path, n: int = 1200, noise: float = 0.05, spike_at: int | None = None, seed: int = 0):
+    """Hourly rows: two daily sines (``load``, ``OT``) plus noise; optionally one spike in OT."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    dates = np.datetime64("2020-01-01T00:00") + t.astype("timedelta64[h]")
+    load = 10 + 3 * np.sin(2 * np.pi * t / 24) + noise * rng.normal(size=n)
+    ot = 20 + 5 * np.sin(2 * np.pi * (t + 6) / 24) + noise * rng.normal(size=n)
+    if spike_at is not None:
+        ot[spike_at] += 30.0
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["date", "load", "OT"])
+        for d, a, b in zip(dates, load, ot):
+            writer.writerow([str(d).replace("T", " "), f"{a:.5f}", f"{b:.5f}"])
+    return path
+
+
+def config_for(path: pathlib.Path, **model):
+    config = forecasting_ett.get_config("smoke")
+    config.data.update(path=str(path), split="ratio", split_ratios="0.6,0.2,0.2")
+    config.model.update(**model)
+    config.forecast.seasonal_period = 24  # the fixture's daily cycle
+    return config
+
+
+def info_for(config):
+    return forecasting.make_data(config)[2]
+
+
+@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
+@pytest.mark.parametrize("gaussian", [False, True])
+def test_heads_give_every_horizon_step_and_sigma_is_positive(tmp_path, decoder, gaussian):
+    config = config_for(series_csv(tmp_path / "s.csv", n=400), decoder=decoder, gaussian=gaussian)
+    config.data.features = "MS"
+    info = info_for(config)
+    model = forecasting.make_model(config, info)
+    x = jnp.ones((3, config.data.lookback, 2))
+    params = model.init(jax.random.key(0), x)["params"]
+    mean, sigma = model.apply({"params": params}, x)
+    assert mean.shape == (3, config.data.horizon, 1)
+    assert (sigma is None) == (not gaussian)
+    if gaussian:
+        assert float(sigma.min()) > 0
+
+
+def test_teacher_forcing_feeds_true_values_in_training_only(tmp_path):
+    config = config_for(series_csv(tmp_path / "s.csv", n=400), decoder="autoregressive", teacher_forcing=1.0)
+    model = forecasting.make_model(config, info_for(config))
+    x = jax.random.normal(jax.random.key(1), (2, config.data.lookback, 1))
+    params = model.init(jax.random.key(0), x)["params"]
+    targets = jnp.zeros((2, config.data.horizon, 1))
+    other = targets.at[:, 2].set(5.0)
+    rngs = {"dropout": jax.random.key(2)}
+    a, _ = model.apply({"params": params}, x, targets, deterministic=False, rngs=rngs)
+    b, _ = model.apply({"params": params}, x, other, deterministic=False, rngs=rngs)
+    np.testing.assert_allclose(a[:, :3], b[:, :3], atol=1e-6)  # step 3 reads target 2: only later steps move
+    assert not np.allclose(a[:, 3:], b[:, 3:])
+    c, _ = model.apply({"params": params}, x, targets)
+    d, _ = model.apply({"params": params}, x, other)
+    np.testing.assert_array_equal(c, d)  # evaluation rolls out its own forecasts
+
+
+def test_metrics_in_the_run_equal_the_numpy_reference_and_baselines_are_beside_the_model(tmp_path):
+    config = config_for(series_csv(tmp_path / "s.csv", n=600), gaussian=True)
+    config.data.eval_batch_size = 24  # several padded batches
+    config.forecast.ar_lags = 6
+    train_batches, eval_sets, info = forecasting.make_data(config)
+    model = forecasting.make_model(config, info)
+    params = model.init(jax.random.key(0), next(train_batches(0))["inputs"])["params"]
+    history = []
+    for batch in eval_sets["test"]():
+        _, (values, _) = forecasting.loss_and_metrics(model, {"params": params}, batch, {}, jax.random.key(0), False)
+        history.append(values)
+    got = forecasting.finalize_metrics(config, train._mean_metrics(history))
+    p = info["prepared"]
+    x, y = p.windows("test")
+    mean, sigma = forecasting.forecast(model, params, x)
+    inv = lambda a: p.scaler.inverse(a, p.targets)  # noqa: E731
+    ref = baselines.metrics(mean, y, pred_raw=inv(mean), y_raw=inv(y), mase_scale=p.mase_scale, std=sigma)
+    for key in ("mse", "mae", "rmse_orig", "mae_orig", "mape_orig", "mase", "coverage"):
+        assert got[key] == pytest.approx(ref[key], rel=1e-4), key
+    for name, pred in p.baseline_forecasts("test", x, config.forecast).items():
+        ref = baselines.metrics(pred, y, pred_raw=inv(pred), y_raw=inv(y), mase_scale=p.mase_scale)
+        assert got[f"mse_{name}"] == pytest.approx(ref["mse"], rel=1e-4), name
+        assert got[f"mase_{name}"] == pytest.approx(ref["mase"], rel=1e-4), name
+    assert {"mse_repeat_last", "mse_seasonal_naive", "mse_linear", "mse_ar"} <= set(got)
+
+
+def test_training_beats_repeat_last_and_writes_every_artefact_then_predicts(tmp_path):
+    config = config_for(series_csv(tmp_path / "s.csv"))
+    config.train.num_steps = 150
+    config.train.eval_every = 75
+    final = train.train_and_evaluate(config, tmp_path / "run", forecasting)
+    test = final["test"]
+    assert test["mse"] < 0.5 * test["mse_repeat_last"], test
+    records = metrics.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert any(r["split"] == "valid" and "mse_linear" in r for r in records)
+    assert json.loads((tmp_path / "run" / "scaler.json").read_text())["targets"] == ["OT"]
+
+    result = forecasting.predict(config, tmp_path / "run")
+    p = info_for(config)["prepared"]
+    windows = len(p.origins["test"])
+    with open(tmp_path / "run" / "predictions_test.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["origin", "step", "date", "column", "forecast", "actual"]
+    assert len(rows) == 1 + windows * config.data.horizon
+    assert result["metrics"]["mse"] == pytest.approx(test["mse"], rel=1e-4)  # same windows as the evaluation
+    curves = json.loads((tmp_path / "run" / "per_horizon_test.json").read_text())
+    assert len(curves["mse"]) == config.data.horizon
+    assert len(list((tmp_path / "run" / "plots").glob("forecast_test_*.png"))) == config.predict.num_plots
+
+
+@pytest.mark.slow
+def test_gaussian_head_intervals_cover_white_noise_at_their_nominal_rate(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "noise.csv"
+    with path.open("w") as f:
+        f.write("date,OT\n")
+        for i, v in enumerate(rng.normal(size=3000)):
+            f.write(f"{np.datetime64('2020-01-01T00') + np.timedelta64(i, 'h')},{v:.6f}\n".replace("T", " "))
+    config = config_for(path, gaussian=True)
+    config.data.eval_stride = 1
+    config.train.update(num_steps=300, eval_every=300, checkpoint_every=300, plots=False)
+    final = train.train_and_evaluate(config, tmp_path / "run", forecasting)["test"]
+    assert 0.92 < final["coverage"] < 0.98, final  # nominal 0.95
+    assert final["interval_width"] == pytest.approx(2 * 1.96, rel=0.15)
+
+
+def test_anomaly_mode_flags_an_injected_spike(tmp_path):
+    spike = 1100  # inside the test split (rows 960..1200)
+    config = config_for(series_csv(tmp_path / "s.csv", spike_at=spike))
+    config.data.eval_stride = 1
+    config.train.update(num_steps=150, eval_every=150, checkpoint_every=150, plots=False)
+    train.train_and_evaluate(config, tmp_path / "run", forecasting)
+    result = forecasting.anomalies(config, tmp_path / "run")
+    with open(tmp_path / "run" / "anomalies_test.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert result["anomalies"] == len(rows) >= 1
+    assert "2020-02-15 20:00:00" in {r["date"] for r in rows}  # row 1100
+    assert max(abs(float(r["z"])) for r in rows) > 10
+    assert (tmp_path / "run" / "plots" / "anomalies_test.png").is_file()
+
+
+def test_launcher_reports_bad_cells_and_short_series_in_one_line(tmp_path):
+    path = series_csv(tmp_path / "s.csv", n=400)
+    lines = path.read_text().splitlines()
+    lines[7] = lines[7].rsplit(",", 1)[0] + ",abc"
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    args = ["--config.data.split=ratio", "--config.data.split_ratios=0.6,0.2,0.2"]
+    code, _, err = run(tmp_path / "a", f"--config.data.path={tmp_path / 'bad.csv'}", *args,
+                       config="configs/forecasting_ett.py:smoke")  # fmt: skip
+    assert code == 1 and err.count("\n") == 1 and "bad.csv:8" in err and "OT" in err and "abc" in err
+    code, _, err = run(tmp_path / "b", f"--config.data.path={path}", "--config.data.lookback=300", *args,
+                       config="configs/forecasting_ett.py:smoke")  # fmt: skip
+    assert code == 1 and err.count("\n") == 1 and "300" in err and "train" in err, err
+    assert not (tmp_path / "b" / "checkpoints").exists()
+
+
+def test_presets_build_every_variant_and_refuse_unknown_ones():
+    for variant in ("etth1_s_24", "etth1_m_96", "ettm1_ms_336", "etth1_m_720", "smoke"):
+        forecasting_ett.get_config(variant)
+    assert forecasting_ett.get_config("ettm1_s_24").forecast.seasonal_period == 96
+    assert forecasting_ett.get_config("etth1_m_192").data.features == "M"
+    for variant in ("lstm", "gaussian", "smoke"):
+        forecasting_sunspots.get_config(variant)
+    for module, bad in ((forecasting_ett, "etth2_s_24"), (forecasting_ett, "etth1_s_25"), (forecasting_sunspots, "x")):
+        with pytest.raises(ValueError, match="unknown variant"):
+            module.get_config(bad)
+
+
+@pytest.mark.slow
+def test_sunspots_smoke_preset_runs_offline_end_to_end(tmp_path):
+    code, out, err = run(tmp_path / "run", config="configs/forecasting_sunspots.py:smoke", timeout=240)
+    assert code == 0, err
+    final = json.loads(out.strip().splitlines()[-1])["final"]
+    assert {"mse", "mse_ar", "mse_arima", "mse_repeat_last", "rmse_orig_seasonal_naive"} <= set(final["test"])
+    code, out, err = run(tmp_path / "run", "--mode=predict", config="configs/forecasting_sunspots.py:smoke")
+    assert code == 0, err
+    assert (tmp_path / "run" / "predictions_test.csv").is_file()
+
+
+@pytest.mark.skipif(not ETTH1.is_file(), reason="../shared/data/ett is not here")
+def test_etth1_windows_follow_informers_split(tmp_path):
+    config = forecasting_ett.get_config("etth1_s_24")
+    config.data.path = str(ETTH1)
+    p = info_for(config)["prepared"]
+    assert p.borders == {"train": (0, 8640), "valid": (8640, 11520), "test": (11520, 14400)}
+    assert len(p.origins["test"]) == 14400 - 11520 - 24 + 1  # Informer's 2,857 test windows
