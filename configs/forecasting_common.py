@@ -39,6 +39,7 @@ def get_config():
     config.model.hidden_size = 64
     config.model.num_layers = 1
     config.model.decoder = "direct"  # direct | autoregressive
+    config.model.relative = True  # forecast the change from the last observed values (NLinear)
     config.model.gaussian = False  # a mean and a sigma per step, Gaussian NLL
     config.model.teacher_forcing = 0.5  # autoregressive: P(feed the true previous value) in training
 

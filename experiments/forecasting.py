@@ -15,6 +15,9 @@ Models (``model.decoder``, ``model.gaussian``):
 * ``autoregressive``: an encoder-decoder; the decoder (same cell, same depth, started from the
   encoder's final states) rolls the horizon out one step at a time, reading the previous target
   value: in training the true one with probability ``model.teacher_forcing``, else its own forecast.
+* ``model.relative``: the lookback is shifted by its last row and the forecast is the change from
+  the last observed target values (the normalisation of Zeng et al.'s NLinear), which keeps a
+  model trained on one level of the series from drifting on another.
 * ``model.gaussian``: each step gives a mean and ``sigma = softplus(s) + 1e-3``; the loss is the
   Gaussian negative log-likelihood and evaluation reports the coverage of ``mean +- z * sigma``
   (``forecast.interval_z``, 1.96 for 95%). Otherwise the loss is the MSE.
@@ -39,6 +42,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -113,6 +117,12 @@ class Prepared:
 
     def baseline_forecasts(self, split: str, x: np.ndarray, fc: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
         """``{name: [W, H, Ct]}`` normalised forecasts of every applicable baseline for ``split``."""
+        # statsmodels' notes on starting values and convergence (it resets the filters itself, so
+        # the warnings are recorded and dropped rather than filtered).
+        with warnings.catch_warnings(record=True):
+            return self._baseline_forecasts(split, x, fc)
+
+    def _baseline_forecasts(self, split: str, x: np.ndarray, fc: ml_collections.ConfigDict) -> dict[str, np.ndarray]:
         out = {"repeat_last": baselines.repeat_last(x, self.horizon, self.targets)}
         if 1 <= fc.seasonal_period <= self.lookback:
             out["seasonal_naive"] = baselines.seasonal_naive(x, self.horizon, fc.seasonal_period, self.targets)
@@ -256,6 +266,7 @@ class Forecaster(nn.Module):
     gaussian: bool = False
     teacher_forcing: float = 0.5
     interval_z: float = 1.96  # evaluation: coverage of mean +- z * sigma
+    relative: bool = False  # inputs and forecasts relative to the last observed values
 
     @nn.compact
     def __call__(
@@ -263,6 +274,13 @@ class Forecaster(nn.Module):
     ) -> tuple[jax.Array, jax.Array | None]:
         outputs = 2 if self.gaussian else 1
         batch = x.shape[0]
+        anchor = None
+        if self.relative:  # forecast the change from the last observed values (NLinear's normalisation)
+            anchor = x[:, -1:, :]
+            x = x - anchor
+            anchor = anchor[:, :, jnp.asarray(self.target_in_inputs)]  # [B, 1, Ct]
+            if targets is not None:
+                targets = targets - anchor
         if self.decoder == "direct":
             ys = self.rnn(x, deterministic=deterministic)  # [B, L, H']
             if self.rnn.bidirectional:
@@ -275,6 +293,8 @@ class Forecaster(nn.Module):
         else:
             raw = self._decode(x, targets, outputs, deterministic)
         mean = raw[..., 0].astype(jnp.float32)
+        if anchor is not None:
+            mean = mean + anchor.astype(jnp.float32)
         if not self.gaussian:
             return mean, None
         return mean, jax.nn.softplus(raw[..., 1].astype(jnp.float32)) + 1e-3
@@ -334,6 +354,7 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Fo
         gaussian=m.gaussian,
         teacher_forcing=m.teacher_forcing,
         interval_z=config.forecast.interval_z,
+        relative=m.relative,
     )
 
 

@@ -82,6 +82,17 @@ def test_teacher_forcing_feeds_true_values_in_training_only(tmp_path):
     np.testing.assert_array_equal(c, d)  # evaluation rolls out its own forecasts
 
 
+def test_relative_mode_shifts_inputs_and_forecasts_by_the_last_observed_values(tmp_path):
+    config = config_for(series_csv(tmp_path / "s.csv", n=400), relative=True)
+    config.data.features = "MS"
+    model = forecasting.make_model(config, info_for(config))
+    x = jax.random.normal(jax.random.key(1), (2, config.data.lookback, 2))
+    params = model.init(jax.random.key(0), x)["params"]
+    a, _ = model.apply({"params": params}, x)
+    b, _ = model.apply({"params": params}, x + jnp.array([3.0, -2.0])[None, None])  # the same shape at another level
+    np.testing.assert_allclose(b, a - 2.0, atol=1e-5)  # OT (the last column) moved by -2
+
+
 def test_metrics_in_the_run_equal_the_numpy_reference_and_baselines_are_beside_the_model(tmp_path):
     config = config_for(series_csv(tmp_path / "s.csv", n=600), gaussian=True)
     config.data.eval_batch_size = 24  # several padded batches
