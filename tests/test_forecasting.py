@@ -119,28 +119,47 @@ def test_metrics_in_the_run_equal_the_numpy_reference_and_baselines_are_beside_t
     assert {"mse_repeat_last", "mse_seasonal_naive", "mse_linear", "mse_ar"} <= set(got)
 
 
-def test_training_beats_repeat_last_and_writes_every_artefact_then_predicts(tmp_path):
-    config = config_for(series_csv(tmp_path / "s.csv"))
-    config.train.num_steps = 150
-    config.train.eval_every = 75
-    final = train.train_and_evaluate(config, tmp_path / "run", forecasting)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """150 steps on the two-sine fixture with one spike in OT at row 1100 (in the test split)."""
+    root = tmp_path_factory.mktemp("trained")
+    config = config_for(series_csv(root / "s.csv", spike_at=1100))
+    config.data.eval_stride = 1
+    config.train.update(num_steps=150, eval_every=75)
+    final = train.train_and_evaluate(config, root / "run", forecasting)
+    return config, root / "run", final
+
+
+def test_training_beats_repeat_last_and_writes_every_artefact_then_predicts(trained):
+    config, workdir, final = trained
     test = final["test"]
     assert test["mse"] < 0.5 * test["mse_repeat_last"], test
-    records = metrics.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    records = metrics.read_jsonl(workdir / "metrics.jsonl")
     assert any(r["split"] == "valid" and "mse_linear" in r for r in records)
-    assert json.loads((tmp_path / "run" / "scaler.json").read_text())["targets"] == ["OT"]
+    assert json.loads((workdir / "scaler.json").read_text())["targets"] == ["OT"]
 
-    result = forecasting.predict(config, tmp_path / "run")
+    result = forecasting.predict(config, workdir)
     p = info_for(config)["prepared"]
     windows = len(p.origins["test"])
-    with open(tmp_path / "run" / "predictions_test.csv") as f:
+    with open(workdir / "predictions_test.csv") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["origin", "step", "date", "column", "forecast", "actual"]
     assert len(rows) == 1 + windows * config.data.horizon
     assert result["metrics"]["mse"] == pytest.approx(test["mse"], rel=1e-4)  # same windows as the evaluation
-    curves = json.loads((tmp_path / "run" / "per_horizon_test.json").read_text())
+    curves = json.loads((workdir / "per_horizon_test.json").read_text())
     assert len(curves["mse"]) == config.data.horizon
-    assert len(list((tmp_path / "run" / "plots").glob("forecast_test_*.png"))) == config.predict.num_plots
+    assert len(list((workdir / "plots").glob("forecast_test_*.png"))) == config.predict.num_plots
+
+
+def test_anomaly_mode_flags_an_injected_spike(trained):
+    config, workdir, _ = trained
+    result = forecasting.anomalies(config, workdir)
+    with open(workdir / "anomalies_test.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert result["anomalies"] == len(rows) >= 1
+    assert "2020-02-15 20:00:00" in {r["date"] for r in rows}  # row 1100
+    assert max(abs(float(r["z"])) for r in rows) > 10
+    assert (workdir / "plots" / "anomalies_test.png").is_file()
 
 
 @pytest.mark.slow
@@ -157,21 +176,6 @@ def test_gaussian_head_intervals_cover_white_noise_at_their_nominal_rate(tmp_pat
     final = train.train_and_evaluate(config, tmp_path / "run", forecasting)["test"]
     assert 0.92 < final["coverage"] < 0.98, final  # nominal 0.95
     assert final["interval_width"] == pytest.approx(2 * 1.96, rel=0.15)
-
-
-def test_anomaly_mode_flags_an_injected_spike(tmp_path):
-    spike = 1100  # inside the test split (rows 960..1200)
-    config = config_for(series_csv(tmp_path / "s.csv", spike_at=spike))
-    config.data.eval_stride = 1
-    config.train.update(num_steps=150, eval_every=150, checkpoint_every=150, plots=False)
-    train.train_and_evaluate(config, tmp_path / "run", forecasting)
-    result = forecasting.anomalies(config, tmp_path / "run")
-    with open(tmp_path / "run" / "anomalies_test.csv") as f:
-        rows = list(csv.DictReader(f))
-    assert result["anomalies"] == len(rows) >= 1
-    assert "2020-02-15 20:00:00" in {r["date"] for r in rows}  # row 1100
-    assert max(abs(float(r["z"])) for r in rows) > 10
-    assert (tmp_path / "run" / "plots" / "anomalies_test.png").is_file()
 
 
 def test_launcher_reports_bad_cells_and_short_series_in_one_line(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import pathlib
@@ -189,23 +190,32 @@ def test_glove_vectors_start_the_embedding_and_bad_files_are_named(tmp_path):
 
 
 # ----------------------------------------------------------------------------- end to end
-def test_training_learns_the_fixture_and_uses_glove_rows(tmp_path):
-    data = glue_fixture(tmp_path / "sst2")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One run of the smoke preset on a GLUE fixture, shared by the tests that read its workdir."""
+    root = tmp_path_factory.mktemp("trained")
+    data = glue_fixture(root / "sst2")
     config = smoke_config(data)
     config.train.num_steps = 60
-    final = train.train_and_evaluate(config, tmp_path / "run", sentiment)
+    final = train.train_and_evaluate(config, root / "run", sentiment)
+    return config, data, root / "run", final
+
+
+def test_training_learns_the_fixture_and_uses_glove_rows(trained, tmp_path):
+    config, _, workdir, final = trained
     assert set(final) == {"valid", "dev"}
     assert final["dev"]["accuracy"] > 0.9 and final["dev"]["examples"] == 24
-    records = metrics.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    records = metrics.read_jsonl(workdir / "metrics.jsonl")
     dev = [r for r in records if r["split"] == "dev"]
     assert {"accuracy", "macro_f1", "nll", "confusion_0_0", "confusion_1_1"} <= set(dev[-1])
-    vocab_words = json.loads((tmp_path / "run" / "vocab.json").read_text())["words"]
+    vocab_words = json.loads((workdir / "vocab.json").read_text())["words"]
     assert vocab_words[:2] == ["<pad>", "<unk>"] and "charming" in vocab_words
-    assert json.loads((tmp_path / "run" / "labels.json").read_text()) == {"labels": ["negative", "positive"]}
+    assert json.loads((workdir / "labels.json").read_text()) == {"labels": ["negative", "positive"]}
 
     # The same data with a GloVe file: the embedding starts from its vectors.
     glove = tmp_path / "glove.txt"
     glove.write_text("".join(f"{w} " + " ".join(["0.5"] * 16) + "\n" for w in ("charming", "dull")))
+    config = ml_collections.ConfigDict(config.to_dict())
     config.data.embeddings = str(glove)
     data_fn = sentiment.make_data(config)
     model = sentiment.make_model(config, data_fn[2])
@@ -213,13 +223,9 @@ def test_training_learns_the_fixture_and_uses_glove_rows(tmp_path):
     np.testing.assert_array_equal(params["embedding"][vocab_words.index("charming")], 0.5)
 
 
-@pytest.mark.slow
-def test_predict_mode_end_to_end_and_refusals(tmp_path):
-    data = glue_fixture(tmp_path / "sst2")
-    workdir = tmp_path / "run"
+def test_predict_mode_through_the_launcher_and_its_refusals(trained, tmp_path):
+    _, data, workdir, _ = trained
     args = (f"--config.data.path={data}", "--config.train.num_steps=60")
-    code, out, err = run(workdir, *args, config="configs/sentiment_sst2.py:smoke", timeout=240)
-    assert code == 0, err
     sentences = tmp_path / "in.txt"
     sentences.write_text("the best film of the year\n\na dull , boring mess\n")
     code, out, err = run(
@@ -238,23 +244,22 @@ def test_predict_mode_end_to_end_and_refusals(tmp_path):
     written = (tmp_path / "out.tsv").read_text().splitlines()
     assert written[0] == "label\tprobability\ttext" and len(written) == 3
 
-    # A model config other than the trained one is refused in one line.
+    # A model config or text length other than the trained one is refused in one line.
     code, out, err = run(
         workdir, "--mode=predict", "--config.model.hidden_size=8", *args, config="configs/sentiment_sst2.py:smoke"
     )
     assert code == 1 and err.count("\n") == 1 and "model.hidden_size: 16 -> 8" in err
+    code, out, err = run(
+        workdir, "--mode=predict", "--config.data.max_length=5", *args, config="configs/sentiment_sst2.py:smoke"
+    )
+    assert code == 1 and err.count("\n") == 1 and "data.max_length=0, not 5" in err
 
 
-def test_predict_reads_stdin(tmp_path, monkeypatch, capsys):
-    data = glue_fixture(tmp_path / "sst2")
-    config = smoke_config(data)
-    config.train.num_steps = 60
-    train.train_and_evaluate(config, tmp_path / "run", sentiment)
+def test_predict_reads_stdin(trained, monkeypatch, capsys):
+    config, _, workdir, _ = trained
     capsys.readouterr()
-    import io
-
     monkeypatch.setattr("sys.stdin", io.StringIO("the worst film of the year\ngood , warm and very funny\n"))
-    result = sentiment.predict(config, tmp_path / "run")
+    result = sentiment.predict(config, workdir)
     printed = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in printed] == ["negative", "positive"]
     assert result["predictions"] == 2 and result["counts"] == {"negative": 1, "positive": 1}
