@@ -40,6 +40,7 @@ def get_config():
     config.model.num_layers = 1
     config.model.decoder = "direct"  # direct | autoregressive
     config.model.relative = True  # forecast the change from the last observed values (NLinear)
+    config.model.channel_independent = False  # direct: each channel alone, shared weights (DLinear, PatchTST)
     config.model.gaussian = False  # a mean and a sigma per step, Gaussian NLL
     config.model.teacher_forcing = 0.5  # autoregressive: P(feed the true previous value) in training
 

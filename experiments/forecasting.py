@@ -18,6 +18,9 @@ Models (``model.decoder``, ``model.gaussian``):
 * ``model.relative``: the lookback is shifted by its last row and the forecast is the change from
   the last observed target values (the normalisation of Zeng et al.'s NLinear), which keeps a
   model trained on one level of the series from drifting on another.
+* ``model.channel_independent`` (direct decoder): every input channel is read as its own
+  univariate series by the same encoder and head (weights shared across channels, as in DLinear
+  and PatchTST), and the target channels' forecasts are kept.
 * ``model.gaussian``: each step gives a mean and ``sigma = softplus(s) + 1e-3``; the loss is the
   Gaussian negative log-likelihood and evaluation reports the coverage of ``mean +- z * sigma``
   (``forecast.interval_z``, 1.96 for 95%). Otherwise the loss is the MSE.
@@ -267,6 +270,7 @@ class Forecaster(nn.Module):
     teacher_forcing: float = 0.5
     interval_z: float = 1.96  # evaluation: coverage of mean +- z * sigma
     relative: bool = False  # inputs and forecasts relative to the last observed values
+    channel_independent: bool = False  # direct: each channel alone through shared weights
 
     @nn.compact
     def __call__(
@@ -281,13 +285,13 @@ class Forecaster(nn.Module):
             anchor = anchor[:, :, jnp.asarray(self.target_in_inputs)]  # [B, 1, Ct]
             if targets is not None:
                 targets = targets - anchor
-        if self.decoder == "direct":
-            ys = self.rnn(x, deterministic=deterministic)  # [B, L, H']
-            if self.rnn.bidirectional:
-                half = ys.shape[-1] // 2
-                last = jnp.concatenate([ys[:, -1, :half], ys[:, 0, half:]], axis=-1)
-            else:
-                last = ys[:, -1]
+        if self.decoder == "direct" and self.channel_independent:
+            channels = x.shape[-1]  # every channel is its own univariate series through shared weights
+            last = self._encode(jnp.swapaxes(x, 1, 2).reshape(batch * channels, x.shape[1], 1), deterministic)
+            raw = nn.Dense(self.horizon * outputs, name="head")(last).reshape(batch, channels, self.horizon, outputs)
+            raw = jnp.swapaxes(raw, 1, 2)[:, :, jnp.asarray(self.target_in_inputs)]  # [B, H, Ct, outputs]
+        elif self.decoder == "direct":
+            last = self._encode(x, deterministic)
             raw = nn.Dense(self.horizon * self.num_targets * outputs, name="head")(last)
             raw = raw.reshape(batch, self.horizon, self.num_targets, outputs)
         else:
@@ -298,6 +302,14 @@ class Forecaster(nn.Module):
         if not self.gaussian:
             return mean, None
         return mean, jax.nn.softplus(raw[..., 1].astype(jnp.float32)) + 1e-3
+
+    def _encode(self, x: jax.Array, deterministic: bool) -> jax.Array:
+        """The encoder's final output ``[B, H']``: forward at the last step (and backward at the first)."""
+        ys = self.rnn(x, deterministic=deterministic)  # [B, L, H']
+        if not self.rnn.bidirectional:
+            return ys[:, -1]
+        half = ys.shape[-1] // 2
+        return jnp.concatenate([ys[:, -1, :half], ys[:, 0, half:]], axis=-1)
 
     def _decode(self, x: jax.Array, targets: jax.Array | None, outputs: int, deterministic: bool) -> jax.Array:
         if self.rnn.bidirectional:
@@ -340,6 +352,8 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Fo
         raise ValueError(f"model.decoder={m.decoder!r} is not one of {list(DECODERS)}")
     if not 0.0 <= m.teacher_forcing <= 1.0:
         raise ValueError(f"model.teacher_forcing={m.teacher_forcing} must lie in [0, 1]")
+    if m.channel_independent and m.decoder != "direct":
+        raise ValueError("model.channel_independent needs model.decoder='direct'")
     if m.decoder == "autoregressive" and m.bidirectional:
         raise ValueError("model.decoder='autoregressive' needs model.bidirectional=False")
     p = info.get("prepared")
@@ -355,6 +369,7 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Fo
         teacher_forcing=m.teacher_forcing,
         interval_z=config.forecast.interval_z,
         relative=m.relative,
+        channel_independent=m.channel_independent,
     )
 
 

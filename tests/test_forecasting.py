@@ -119,6 +119,22 @@ def test_metrics_in_the_run_equal_the_numpy_reference_and_baselines_are_beside_t
     assert {"mse_repeat_last", "mse_seasonal_naive", "mse_linear", "mse_ar"} <= set(got)
 
 
+def test_channel_independent_forecasts_read_only_their_own_channel(tmp_path):
+    config = config_for(series_csv(tmp_path / "s.csv", n=400), channel_independent=True, gaussian=True)
+    config.data.features = "M"
+    model = forecasting.make_model(config, info_for(config))
+    x = jax.random.normal(jax.random.key(1), (2, config.data.lookback, 2))
+    params = model.init(jax.random.key(0), x)["params"]
+    assert params["head"]["kernel"].shape[-1] == config.data.horizon * 2  # one head for every channel
+    a, sa = model.apply({"params": params}, x)
+    b, sb = model.apply({"params": params}, x.at[:, :, 0].add(jnp.linspace(0, 1, config.data.lookback)))
+    assert a.shape == (2, config.data.horizon, 2)
+    np.testing.assert_allclose(a[..., 1], b[..., 1], atol=1e-6)  # channel 1 ignores channel 0
+    assert not np.allclose(a[..., 0], b[..., 0])
+    swapped, _ = model.apply({"params": params}, x[..., ::-1])
+    np.testing.assert_allclose(swapped[..., ::-1], a, atol=1e-5)  # the same weights for every channel
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """150 steps on the two-sine fixture with one spike in OT at row 1100 (in the test split)."""
