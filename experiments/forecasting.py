@@ -428,7 +428,7 @@ def loss_and_metrics(
     for key in batch:
         if key.startswith("baseline_"):
             totals = _error_totals(batch[key], batch, w, suffix="_" + key[len("baseline_") :])
-            metrics.update({k: v for k, v in totals.items() if not k.startswith(("total_ape", "total_ae_orig"))})
+            metrics.update({k: v for k, v in totals.items() if not k.startswith("total_ape")})
     return loss, (metrics, carry)
 
 

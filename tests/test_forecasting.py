@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from benchmarks import forecasting_table
 from configs import forecasting_ett, forecasting_sunspots
 from experiments import forecasting
 from experiments import forecasting_baselines as baselines
@@ -153,6 +154,11 @@ def test_training_beats_repeat_last_and_writes_every_artefact_then_predicts(trai
     records = metrics.read_jsonl(workdir / "metrics.jsonl")
     assert any(r["split"] == "valid" and "mse_linear" in r for r in records)
     assert json.loads((workdir / "scaler.json").read_text())["targets"] == ["OT"]
+    text = forecasting_table.table(forecasting_table.best_record(workdir, "test"), ["mse", "mae_orig"])
+    assert text.splitlines()[2].startswith(f"| model | {test['mse']:.4g} |")
+    assert {"| repeat_last |", "| linear |", "| seasonal_naive |"} <= {
+        "| " + r.split("|")[1].strip() + " |" for r in text.splitlines()
+    }
 
     result = forecasting.predict(config, workdir)
     p = info_for(config)["prepared"]
