@@ -62,6 +62,8 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pandas as pd
 
+from experiments.parsing import comma_list
+
 if TYPE_CHECKING:
     import ml_collections
 
@@ -88,15 +90,6 @@ class Series(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------- columns
-def _comma_list(value: str, key: str) -> list[str]:
-    items = [v.strip() for v in str(value).split(",")]
-    if any(not v for v in items):
-        raise ValueError(f"{key}={value!r} has an empty entry")
-    if len(set(items)) != len(items):
-        raise ValueError(f"{key}={value!r} repeats an entry")
-    return items
-
-
 def _select(data: ml_collections.ConfigDict, header: list[str], date: str | None, name: str, default: str = ""):
     """Input column names and target indices for ``data.features`` (see the module docstring)."""
     features, target = data.features, str(data.target).strip() or default
@@ -112,7 +105,7 @@ def _select(data: ml_collections.ConfigDict, header: list[str], date: str | None
             raise ValueError("data.target is required with data.features='S'")
         return [target], [0]
     if data.columns:
-        columns = _comma_list(data.columns, "data.columns")
+        columns = comma_list(data.columns, "data.columns")
         for column in columns:
             if column not in header:
                 raise ValueError(f"data.columns: {name} has no column {column!r} (header: {shown})")

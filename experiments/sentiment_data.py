@@ -54,6 +54,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from experiments.parsing import comma_list
+
 if TYPE_CHECKING:
     import ml_collections
 
@@ -85,23 +87,14 @@ class Splits(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------- helpers
-def _comma_list(value: str, key: str) -> list[str]:
-    items = [v.strip() for v in str(value).split(",")]
-    if any(not v for v in items):
-        raise ValueError(f"{key}={value!r} has an empty entry")
-    if len(set(items)) != len(items):
-        raise ValueError(f"{key}={value!r} repeats an entry")
-    return items
-
-
 def _labels(data: Any, fmt: str) -> tuple[list[str], list[str]]:
     """Declared label values (class-id order) and their display names."""
-    values = _comma_list(data.labels or DEFAULT_LABELS.get(fmt, "0,1"), "data.labels")
+    values = comma_list(data.labels or DEFAULT_LABELS.get(fmt, "0,1"), "data.labels")
     if len(values) < 2:
         raise ValueError(f"data.labels={data.labels!r} needs at least 2 labels")
     if not data.label_names:
         return values, DEFAULT_NAMES if len(values) == 2 else list(values)
-    names = _comma_list(data.label_names, "data.label_names")
+    names = comma_list(data.label_names, "data.label_names")
     if len(names) != len(values):
         raise ValueError(f"data.label_names has {len(names)} names but data.labels has {len(values)} values: {values}")
     return values, names
