@@ -538,6 +538,18 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str,
         workdir / "plots", split, p, origins, x, y, mean, sigma, z, config.predict.num_plots
     )
     plots.append(forecasting_plots.per_horizon(workdir / "plots" / f"per_horizon_{split}.png", curves, split))
+    plots.append(
+        forecasting_plots.series(
+            workdir / "plots" / f"forecast_{split}_series.png",
+            dates[origins],
+            y_raw[:, 0, 0],
+            pred_raw[:, 0, 0],
+            names[0],
+            split,
+            None if lower is None else lower[:, 0, 0],
+            None if upper is None else upper[:, 0, 0],
+        )
+    )
     print(f"wrote {out} ({len(origins):,} windows) and {len(plots)} plots in {workdir / 'plots'}", flush=True)
     return {"split": split, "windows": len(origins), "checkpoint_step": step, "metrics": scores}
 

@@ -54,9 +54,10 @@ def forecasts(
         ax = fig.add_subplot()
         steps_past = np.arange(-len(past), 0)
         steps = np.arange(len(actual))
+        marker = "o" if len(actual) < 30 else None  # a short horizon is a few points
         ax.plot(steps_past, past, color="0.4", lw=1, label="lookback")
-        ax.plot(steps, actual, color="black", lw=1.2, label="actual")
-        ax.plot(steps, pred, color="tab:blue", lw=1.2, label="forecast")
+        ax.plot(steps, actual, color="black", lw=1.2, marker=marker, label="actual")
+        ax.plot(steps, pred, color="tab:blue", lw=1.2, marker=marker, label="forecast")
         if sigma is not None:
             lo, hi = inverse(mean[w, :, 0] - z * sigma[w, :, 0]), inverse(mean[w, :, 0] + z * sigma[w, :, 0])
             ax.fill_between(steps, lo, hi, color="tab:blue", alpha=0.2, label=f"±{z:g}σ")
@@ -99,4 +100,27 @@ def anomalies(
         ax.set(ylabel=name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
+    return _save(fig, path)
+
+
+def series(
+    path: Path,
+    dates: np.ndarray,
+    actual: np.ndarray,
+    forecast: np.ndarray,
+    name: str,
+    split: str,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+) -> Path:
+    """The whole split: the actual series and the first-step forecast made for each of its rows."""
+    fig = _figure((10.0, 3.6))
+    ax = fig.add_subplot()
+    ax.plot(dates, actual, color="black", lw=0.9, label="actual")
+    ax.plot(dates, forecast, color="tab:blue", lw=0.9, label="one-step forecast")
+    if lower is not None and upper is not None:
+        ax.fill_between(dates, lower, upper, color="tab:blue", alpha=0.2, label="interval")
+    ax.set(ylabel=name, title=f"{split}: one-step forecasts")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return _save(fig, path)

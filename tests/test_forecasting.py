@@ -170,7 +170,8 @@ def test_training_beats_repeat_last_and_writes_every_artefact_then_predicts(trai
     assert result["metrics"]["mse"] == pytest.approx(test["mse"], rel=1e-4)  # same windows as the evaluation
     curves = json.loads((workdir / "per_horizon_test.json").read_text())
     assert len(curves["mse"]) == config.data.horizon
-    assert len(list((workdir / "plots").glob("forecast_test_*.png"))) == config.predict.num_plots
+    assert len(list((workdir / "plots").glob("forecast_test_[0-9]*.png"))) == config.predict.num_plots
+    assert (workdir / "plots" / "forecast_test_series.png").is_file()
 
 
 def test_anomaly_mode_flags_an_injected_spike(trained):
