@@ -15,6 +15,7 @@ def get_config():
     config.data.labels = ""  # declared label values in class order, e.g. "0,1"; "": the format's default
     config.data.label_names = ""  # display names, e.g. "negative,positive"; "": from the labels
     config.data.valid_fraction = 0.0  # > 0: hold out this fraction of train as "valid" (picks the best checkpoint)
+    config.data.holdout = "random"  # random rows | sentences: whole sentences, their sub-phrases out of train (SST)
     config.data.test_fraction = 0.1  # posneg and single-file csv/jsonl: held out as "test"
     config.data.max_examples = 0  # cap every split (0: all), for quick runs
     config.data.tfds_name = "imdb_reviews"

@@ -32,7 +32,9 @@ in class-id order ("": ``0,1``; ``neg,pos`` for aclimdb and posneg); ``data.labe
 display names ("": ``negative,positive`` for two classes, else the values).
 
 Holdout: when a format has no validation split of its own, ``data.valid_fraction`` of train
-becomes ``valid`` (first among the evals; 0: none). The chosen rows are the first of a
+becomes ``valid`` (first among the evals; 0: none). With ``data.holdout="sentences"`` (for
+phrase-level corpora such as SST) it is that fraction of the whole sentences instead, and their
+sub-phrases leave train (``experiments/sentiment_holdout.py``). The chosen rows are the first of a
 ``numpy.random.default_rng(seed)`` permutation (``valid`` first, then ``test`` where that is held
 out too); every split keeps the file order. ``data.max_examples`` (0: all) keeps the first N
 examples of each loaded split, before any holdout. Texts are stripped of surrounding whitespace.
@@ -503,7 +505,18 @@ def load_splits(data: ml_collections.ConfigDict, seed: int = 0) -> Splits:
             train, own = _nonempty(_collect(_file_items(path, fmt, *cols), index, cap), f"data.path: {path}"), {}
             holdouts = {"valid": valid, "test": test}
 
-    train, held = _hold_out(train, holdouts, seed)
+    if data.holdout == "sentences" and "valid" in holdouts:
+        from experiments.sentiment_holdout import sentence_holdout
+
+        kept, valid_rows = sentence_holdout(train.texts, holdouts.pop("valid")[0], seed)
+        held_valid = _subset(train, valid_rows)
+        train = _subset(train, kept)
+        train, held = _hold_out(train, holdouts, seed)
+        held = {"valid": held_valid, **held}
+    elif data.holdout != "random":
+        raise ValueError(f"data.holdout={data.holdout!r} is not one of ['random', 'sentences']")
+    else:
+        train, held = _hold_out(train, holdouts, seed)
     evals = {**held, **own}
     counts = ", ".join(f"{k} {len(v.texts):,}" for k, v in {"train": train, **evals}.items())
     description = f"{label} ({counts})"

@@ -27,6 +27,7 @@ def data_config(**overrides):
             labels="",
             label_names="",
             valid_fraction=0.0,
+            holdout="random",
             test_fraction=0.1,
             max_examples=0,
             tfds_name="",
@@ -414,3 +415,29 @@ def test_real_sst2_if_present():
     assert len(splits.evals["valid"].texts) == 1_347 and len(splits.evals["dev"].texts) == 872
     assert list(splits.evals) == ["valid", "dev"] and len(splits.label_names) == 2
     assert set(splits.train.labels) == {0, 1} and not any(t != t.strip() for t in splits.evals["dev"].texts)
+
+
+def test_sentence_holdout_keeps_whole_sentences_out_with_their_sub_phrases(tmp_path):
+    from experiments.sentiment_holdout import sentence_holdout
+
+    sentences = [f"film number {i} was really good" for i in range(20)]
+    phrases = [*sentences, "really good", "was really good", "film number 3", "good"]
+    train, valid = sentence_holdout(phrases, 0.25, seed=0)
+    assert len(valid) == 5 and all(v < 20 for v in valid)  # only the 20 roots are candidates
+    held = {phrases[v] for v in valid}
+    kept = [phrases[t] for t in train]
+    assert not held & set(kept)
+    assert "really good" not in kept and "good" not in kept  # spans of a held-out sentence leave train
+    assert len(train) + len(valid) < len(phrases)
+    assert list(sentence_holdout(phrases, 0.25, seed=0)[1]) == list(valid)  # deterministic
+
+    root = tmp_path / "glue"
+    root.mkdir()
+    lines = ["sentence\tlabel", *(f"{p} \t{i % 2}" for i, p in enumerate(phrases))]
+    (root / "train.tsv").write_text("\n".join(lines) + "\n")
+    (root / "dev.tsv").write_text("sentence\tlabel\na fine film \t1\n")
+    splits = sentiment_data.load_splits(data_config(path=str(root), valid_fraction=0.25, holdout="sentences"))
+    assert list(splits.evals) == ["valid", "dev"] and len(splits.evals["valid"].texts) == 5
+    assert set(splits.evals["valid"].texts) <= set(sentences)
+    with one_line_error(ValueError, "data.holdout='rows' is not one of"):
+        sentiment_data.load_splits(data_config(path=str(root), valid_fraction=0.25, holdout="rows"))
