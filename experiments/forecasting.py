@@ -95,13 +95,14 @@ class Prepared:
         if self.context is None:
             raise ValueError(f"data.context={data.context!r} is not one of ['previous', 'none']")
         self.origins = {}
+        source = f"data.path {data.path}" if data.source == "csv" else f"data.dataset {data.dataset}"
         for split, border in self.borders.items():
             if border[1] <= border[0]:
                 continue  # an empty split (e.g. no validation period)
             stride = data.stride if split == "train" else data.eval_stride
             context = 0 if split == "train" else self.context
             self.origins[split] = fdata.window_origins(
-                border, self.lookback, self.horizon, stride, context=context, key=f"data ({split} split)"
+                border, self.lookback, self.horizon, stride, context=context, key=f"{source}, {split} split"
             )
         self.mean = self.scaler.mean[self.targets].astype(np.float32)
         self.std = self.scaler.std[self.targets].astype(np.float32)

@@ -212,7 +212,7 @@ def test_launcher_reports_bad_cells_and_short_series_in_one_line(tmp_path):
     assert code == 1 and err.count("\n") == 1 and "bad.csv:8" in err and "OT" in err and "abc" in err
     code, _, err = run(tmp_path / "b", f"--config.data.path={path}", "--config.data.lookback=300", *args,
                        config="configs/forecasting_ett.py:smoke")  # fmt: skip
-    assert code == 1 and err.count("\n") == 1 and "300" in err and "train" in err, err
+    assert code == 1 and err.count("\n") == 1 and "300" in err and "s.csv, train split" in err, err
     assert not (tmp_path / "b" / "checkpoints").exists()
 
 
