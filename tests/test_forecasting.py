@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import forecasting_table
 from configs import forecasting_ett, forecasting_sunspots
-from experiments import forecasting
+from experiments import forecasting, forecasting_modes
 from experiments import forecasting_baselines as baselines
 from rnn_research import metrics, train
 from tests.test_main import run
@@ -108,7 +108,7 @@ def test_metrics_in_the_run_equal_the_numpy_reference_and_baselines_are_beside_t
     got = forecasting.finalize_metrics(config, train._mean_metrics(history))
     p = info["prepared"]
     x, y = p.windows("test")
-    mean, sigma = forecasting.forecast(model, params, x)
+    mean, sigma = forecasting_modes.forecast(model, params, x)
     inv = lambda a: p.scaler.inverse(a, p.targets)  # noqa: E731
     ref = baselines.metrics(mean, y, pred_raw=inv(mean), y_raw=inv(y), mase_scale=p.mase_scale, std=sigma)
     for key in ("mse", "mae", "rmse_orig", "mae_orig", "mape_orig", "mase", "coverage"):
