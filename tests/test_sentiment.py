@@ -266,8 +266,8 @@ def test_predict_reads_stdin(trained, monkeypatch, capsys):
 def test_a_workdir_refuses_data_with_another_vocabulary_and_keeps_its_own(tmp_path):
     data = glue_fixture(tmp_path / "sst2")
     config = smoke_config(data)
-    config.train.num_steps = 12
-    train.train_and_evaluate(config, tmp_path / "run", sentiment)
+    (tmp_path / "run").mkdir()
+    sentiment.prepare(config, tmp_path / "run", sentiment.make_data(config)[2])  # as a first run does
     before = (tmp_path / "run" / "vocab.json").read_bytes()
     (data / "train.tsv").write_text("sentence\tlabel\n" + "entirely new words here \t1\nand more \t0\n" * 20)
     with pytest.raises(ValueError, match="vocab.json .* does not match"):
@@ -318,10 +318,10 @@ def test_synthetic_corpus_defeats_bag_of_words_but_not_a_bilstm(tmp_path):
 @pytest.mark.skipif(not SST2.is_dir(), reason="../shared/data/sst2 is not here")
 def test_sst2_smoke_preset_reads_the_real_files(tmp_path):
     config = smoke_config(SST2)
-    config.train.num_steps = 4
-    config.train.plots = False
-    final = train.train_and_evaluate(config, tmp_path / "run", sentiment)
-    assert final["dev"]["examples"] == min(872, config.data.max_examples)
+    _, eval_sets, info = sentiment.make_data(config)
+    assert info["label_names"] == ["negative", "positive"] and info["vocab_size"] > 100
+    dev_rows = sum(float(batch["weights"].sum()) for batch in eval_sets["dev"]())
+    assert dev_rows == min(872, config.data.max_examples)
 
 
 def test_imdb_smoke_preset_trains_on_the_aclimdb_layout(tmp_path):
