@@ -47,7 +47,8 @@ def check_model_config(config: ml_collections.ConfigDict, workdir: Path, trainin
     """Refuses ``model.*`` settings other than those ``workdir/config.json`` trained with.
 
     ``training_only`` names fields that do not change the trained function (dropout rates and
-    the like) and may differ. Used by the inference modes (LM sampling, sentiment prediction).
+    the like) and may differ. Used by the inference modes (LM sampling, sentiment prediction,
+    forecasting prediction and anomalies).
     """
     path = Path(workdir) / "config.json"
     if not path.exists():

@@ -109,7 +109,6 @@ class Prepared:
         x_train, y_train = self.windows("train")
         self.linear = baselines.LinearBaseline().fit(x_train, y_train, self.targets)
         self.arima_order = _arima_order(fc.arima_order)
-        self.notes: list[str] = []
 
     def windows(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         return fdata.make_windows(
@@ -239,8 +238,6 @@ def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str,
     p: Prepared = info["prepared"]
     sizes = ", ".join(f"{k} {len(v):,}" for k, v in p.origins.items())
     print(f"data: {p.series.description}; windows {sizes}; lookback {p.lookback}, horizon {p.horizon}", flush=True)
-    for note in p.notes:
-        print(f"note: {note}", flush=True)
     record = {
         "columns": p.series.columns,
         "targets": [p.series.columns[i] for i in p.targets],
@@ -410,10 +407,8 @@ def loss_and_metrics(
     )
     w = batch["weights"][:, None, None]
     n = jnp.sum(batch["weights"]) * y.shape[1] * y.shape[2]
-    if sigma is None:
-        loss = jnp.sum(w * jnp.square(mean - y)) / jnp.maximum(n, 1.0)
-    else:
-        loss = jnp.sum(w * gaussian_nll(y, mean, sigma)) / jnp.maximum(n, 1.0)
+    nll = None if sigma is None else jnp.sum(w * gaussian_nll(y, mean, sigma))
+    loss = (jnp.sum(w * jnp.square(mean - y)) if nll is None else nll) / jnp.maximum(n, 1.0)
     metrics = {"total_n": n, **_error_totals(mean, batch, w)}
     if sigma is not None:
         z = model.interval_z
@@ -421,7 +416,7 @@ def loss_and_metrics(
         metrics.update(
             total_covered=jnp.sum(w * inside),
             total_width=jnp.sum(w * 2 * z * sigma * batch["std"][:, None, :]),
-            total_nll=jnp.sum(w * gaussian_nll(y, mean, sigma)),
+            total_nll=nll,
         )
     for key in batch:
         if key.startswith("baseline_"):

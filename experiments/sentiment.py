@@ -106,7 +106,12 @@ def make_data(config: ml_collections.ConfigDict) -> Data:
     eval_ids = {name: text.encode_all(vocab, ex.texts, data.max_length) for name, ex in splits.evals.items()}
     train_lengths = [len(r) for r in train_ids]
     if data.buckets:
-        buckets = tuple(sorted(int(b) for b in str(data.buckets).split(",")))
+        try:
+            buckets = tuple(sorted(int(b) for b in str(data.buckets).split(",")))
+        except ValueError:
+            raise ValueError(f"data.buckets={data.buckets!r} is not a list of lengths such as '16,32,64'") from None
+        if buckets[0] < 1:
+            raise ValueError(f"data.buckets={data.buckets!r}: every length must be >= 1")
     else:
         buckets = text.bucket_lengths(train_lengths, data.num_buckets)
     longest = max([*train_lengths, *(len(r) for ids in eval_ids.values() for r in ids)])

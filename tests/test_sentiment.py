@@ -85,6 +85,10 @@ def test_buckets_bound_the_padded_lengths_and_an_epoch_uses_every_example_once()
     np.testing.assert_array_equal(batch["weights"], [1, 1, 0, 0])
     with pytest.raises(ValueError, match="longer than the largest bucket"):
         text.pad_batch([np.ones(200, np.int32)], [0], buckets, 1)
+    config = sentiment_synthetic.get_config("smoke")
+    config.data.buckets = "16,x"
+    with pytest.raises(ValueError, match="data.buckets='16,x' is not a list of lengths"):
+        sentiment.make_data(config)
 
 
 # --------------------------------------------------------------------------------- model
