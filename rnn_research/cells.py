@@ -185,14 +185,18 @@ class Cell:
     def compute_dtype(self, x: Array, params: Params) -> DType:
         return self.dtype or jnp.result_type(x, params["input_kernel"])
 
-    def project(self, params: Params, xs: Array) -> Array:
-        """Input projections ``xs @ input_kernel + bias`` for any leading dims: ``[..., D] -> [..., G*H]``."""
+    def check_inputs(self, params: Params, xs: Array) -> None:
+        """Validates ``params`` and that ``xs: [..., D]`` is floating point with their ``D``."""
         d = self.check_params(params)
         _checks.require_floating("xs", xs)
         if _checks.shape_of(xs)[-1:] != (d,):
             raise ValueError(
                 f"xs has feature size {_checks.shape_of(xs)[-1:]} (shape {_checks.shape_of(xs)}), expected {d}"
             )
+
+    def project(self, params: Params, xs: Array) -> Array:
+        """Input projections ``xs @ input_kernel + bias`` for any leading dims: ``[..., D] -> [..., G*H]``."""
+        self.check_inputs(params, xs)
         dt = self.compute_dtype(xs, params)
         projected = jnp.matmul(xs.astype(dt), params["input_kernel"].astype(dt))
         return projected + _expand_to(params["bias"].astype(dt), projected.ndim)

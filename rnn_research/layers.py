@@ -53,7 +53,8 @@ class RNN(nn.Module):
       weight_drop: DropConnect rate on the recurrent kernels (AWD-LSTM), when not deterministic.
       return_state: return ``(final_states, ys)`` instead of ``ys``; ``final_states`` is a
         list with one state per layer (``(fw, bw)`` pairs when bidirectional).
-      unroll, remat: passed to :func:`rnn_research.recurrent.unroll`.
+      unroll, remat, backward: passed to :func:`rnn_research.recurrent.unroll` (``backward``:
+        ``"custom"``, the hand-written backward pass, or ``"autodiff"``).
     """
 
     cell: str | cells.Cell = "lstm"
@@ -66,7 +67,8 @@ class RNN(nn.Module):
     weight_drop: float = 0.0
     return_state: bool = False
     unroll: int = 1
-    remat: bool = False
+    remat: bool | int = False
+    backward: str = "custom"
 
     def resolved_cell(self) -> cells.Cell:
         if isinstance(self.cell, cells.Cell):
@@ -136,6 +138,7 @@ class RNN(nn.Module):
             unroll=self.unroll,
             remat=self.remat,
             perturbations=perturbations,
+            backward=self.backward,
         )
         return (finals, ys) if self.return_state else ys
 

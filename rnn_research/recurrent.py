@@ -22,17 +22,19 @@ Example::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from rnn_research import _checks
+from rnn_research import _checks, fused
 from rnn_research.cells import Cell, Params, State
 
 Array = jax.Array
 MERGES = ("concat", "sum")
+BACKWARDS = ("custom", "autodiff")
 
 
 def _valid_mask(lengths: Array, time: int) -> Array:
@@ -49,8 +51,9 @@ def unroll(
     lengths: Array | None = None,
     reverse: bool = False,
     unroll: int | bool = 1,
-    remat: bool = False,
+    remat: bool | int = False,
     perturbation: Array | None = None,
+    backward: str = "custom",
 ) -> tuple[State, Array]:
     """Runs ``cell`` over ``xs: [B, T, D]``; returns ``(final_state, ys: [B, T, H])``.
 
@@ -62,12 +65,19 @@ def unroll(
       lengths: optional ``[B]`` integer valid lengths in ``[0, T]`` (see module docstring).
       reverse: run from the last valid step to the first; ``ys`` stay in input order.
       unroll: steps per scan iteration (``lax.scan``'s ``unroll``; ``True`` unrolls fully).
-      remat: rematerialise each step in the backward pass (``jax.checkpoint``) to save
-        memory on long sequences at the cost of recomputing the gates.
+      remat: save memory on long sequences: keep the state only every ``k`` steps and re-run
+        each ``k``-step chunk in the backward pass (``True``: ``k = ceil(sqrt(T))``; an int:
+        that ``k``), so the saved activations grow as ``T/k + k`` instead of ``T``, for one
+        extra forward pass.
       perturbation: optional ``[B, T, H]`` added to ``h_t`` after each step, in the state
         carried forward as well as in ``ys``. Zeros change nothing; the gradient with
         respect to it is the total ``dLoss/dh_t`` (through the output and all later steps),
         which :mod:`rnn_research.diagnostics` uses to show vanishing gradients through time.
+      backward: ``"custom"`` (default) differentiates the recurrence of SimpleRNN, LSTM and GRU
+        by the hand-written backward pass of :mod:`rnn_research.fused` (every weight gradient
+        one matmul after the backward scan); other cells, and ``"autodiff"``, use JAX's
+        autodiff of the scan. Both give the same values and gradients; forward-mode
+        differentiation (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``) needs ``"autodiff"``.
     """
     cell.check_params(params)
     xs = jnp.asarray(xs)
@@ -85,8 +95,12 @@ def unroll(
         _checks.check_lengths(lengths, batch, time)
         mask = _valid_mask(jnp.asarray(lengths), time)
         xs = jnp.where(mask[:, :, None], xs, jnp.zeros((), xs.dtype))
+    if backward not in BACKWARDS:
+        raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
+    chunk = _remat_chunk(remat, time)
 
-    projected = jnp.swapaxes(cell.project(params, xs), 0, 1)  # [T, B, G*H]
+    cell.check_inputs(params, xs)
+    xs_t = jnp.swapaxes(xs, 0, 1)  # [T, B, D]
     if perturbation is not None:
         if _checks.shape_of(perturbation) != (batch, time, cell.hidden_size):
             raise ValueError(
@@ -94,6 +108,42 @@ def unroll(
                 f"got {_checks.shape_of(perturbation)}"
             )
         perturbation = jnp.swapaxes(perturbation, 0, 1)
+    valid = None if mask is None else mask.T
+
+    if backward == "custom" and fused.supports(cell):
+        spec = fused.Spec(cell, reverse=reverse, unroll=unroll, chunk=chunk)
+        final_state, hs = fused.recurrence(spec, xs_t, params, initial_state, valid, perturbation)
+        ys = hs if valid is None else jnp.where(valid[:, :, None], hs, jnp.zeros((), hs.dtype))
+        return final_state, jnp.swapaxes(ys, 0, 1)
+    final_state, ys = _scan_autodiff(cell, params, xs_t, initial_state, valid, perturbation, reverse, unroll, chunk)
+    return final_state, jnp.swapaxes(ys, 0, 1)
+
+
+def _remat_chunk(remat: bool | int, time: int) -> int | None:
+    """Steps per checkpointed chunk: ``None`` (no remat), ``ceil(sqrt(T))`` for ``True``, or ``remat``."""
+    if remat is False or remat is None:
+        return None
+    if remat is True:
+        return max(1, math.isqrt(max(time - 1, 0)) + 1)
+    if isinstance(remat, int) and remat >= 1:
+        return remat
+    raise ValueError(f"remat must be a bool or a positive int (steps per checkpoint), got {remat!r}")
+
+
+def _scan_autodiff(
+    cell: Cell,
+    params: Params,
+    xs: Array,
+    initial_state: State,
+    valid: Array | None,
+    perturbation: Array | None,
+    reverse: bool,
+    unroll: int | bool,
+    chunk: int | None,
+) -> tuple[State, Array]:
+    """The plain ``lax.scan`` over ``cell.step`` on time-major ``xs: [T, B, D]``, differentiated by
+    JAX (any cell). The input projection of all steps is one matmul before the scan, or, with
+    ``chunk``, one per chunk inside the checkpoint, so that it is recomputed rather than saved."""
 
     def body(state: State, inputs: dict[str, Array]) -> tuple[State, Array]:
         new_state, h = cell.step(params, state, inputs["x"])
@@ -106,15 +156,34 @@ def unroll(
         new_state = jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), new_state, state)
         return new_state, jnp.where(keep, h, jnp.zeros((), h.dtype))
 
-    if remat:
-        body = jax.checkpoint(body)
-    scanned = {"x": projected}
-    if mask is not None:
-        scanned["valid"] = mask.T
+    time, batch = xs.shape[:2]
+    scanned = {"x": xs}
+    if valid is not None:
+        scanned["valid"] = valid
     if perturbation is not None:
         scanned["perturbation"] = perturbation
-    final_state, ys = jax.lax.scan(body, initial_state, scanned, reverse=reverse, unroll=unroll)
-    return final_state, jnp.swapaxes(ys, 0, 1)
+    if chunk is None or chunk >= time:
+        if chunk is not None:
+            body = jax.checkpoint(body)
+        scanned["x"] = cell.project(params, xs)
+        return jax.lax.scan(body, initial_state, scanned, reverse=reverse, unroll=unroll)
+    # Checkpoint every `chunk` steps: the backward pass keeps one state per chunk and re-runs
+    # each chunk's steps when it reaches it, so saved activations grow as T/chunk + chunk.
+    n = -(-time // chunk)
+    pad = n * chunk - time
+    scanned.setdefault("valid", jnp.ones((time, batch), bool))
+
+    def chunks(x: Array) -> Array:
+        fill = jnp.zeros((pad,) + x.shape[1:], x.dtype)
+        return jnp.concatenate([x, fill]).reshape((n, chunk) + x.shape[1:])
+
+    @jax.checkpoint
+    def run_chunk(state: State, inputs: dict[str, Array]) -> tuple[State, Array]:
+        inputs = dict(inputs, x=cell.project(params, inputs["x"]))
+        return jax.lax.scan(body, state, inputs, reverse=reverse, unroll=unroll)
+
+    final, ys = jax.lax.scan(run_chunk, initial_state, jax.tree_util.tree_map(chunks, scanned), reverse=reverse)
+    return final, ys.reshape((n * chunk,) + ys.shape[2:])[:time]
 
 
 _unroll = unroll  # the functions below take an argument named `unroll`, which shadows this one
@@ -137,8 +206,9 @@ def bidirectional(
     lengths: Array | None = None,
     merge: str = "concat",
     unroll: int | bool = 1,
-    remat: bool = False,
+    remat: bool | int = False,
     perturbation: dict[str, Array] | None = None,
+    backward: str = "custom",
 ) -> tuple[tuple[State, State], Array]:
     """Forward and reverse unrolls of ``xs: [B, T, D]``, merged.
 
@@ -146,13 +216,14 @@ def bidirectional(
     ``(fw, bw)`` or ``None``. Returns ``((final_fw, final_bw), ys)`` with ``ys`` of shape
     ``[B, T, 2H]`` (``merge="concat"``, forward first) or ``[B, T, H]`` (``merge="sum"``).
     With ``lengths``, the backward direction reads each valid prefix from its end.
-    ``perturbation``: optional ``{"forward": [B, T, H], "backward": [B, T, H]}`` (see :func:`unroll`).
+    ``perturbation``: optional ``{"forward": [B, T, H], "backward": [B, T, H]}``; ``unroll``,
+    ``remat`` and ``backward`` as in :func:`unroll`.
     """
     if merge not in MERGES:
         raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
     _checks.require_keys("bidirectional params", params, ("forward", "backward"))
     fw_init, bw_init = (None, None) if initial_state is None else initial_state
-    kwargs = dict(lengths=lengths, unroll=unroll, remat=remat)
+    kwargs = dict(lengths=lengths, unroll=unroll, remat=remat, backward=backward)
     fw_pert, bw_pert = (None, None) if perturbation is None else (perturbation["forward"], perturbation["backward"])
     fw_final, fw_ys = _unroll(cell, params["forward"], xs, fw_init, reverse=False, perturbation=fw_pert, **kwargs)
     bw_final, bw_ys = _unroll(cell, params["backward"], xs, bw_init, reverse=True, perturbation=bw_pert, **kwargs)
@@ -222,8 +293,9 @@ def stacked(
     variational: bool = False,
     weight_drop: float = 0.0,
     unroll: int | bool = 1,
-    remat: bool = False,
+    remat: bool | int = False,
     perturbations: Sequence[Any] | None = None,
+    backward: str = "custom",
 ) -> tuple[list[Any], Array]:
     """A multi-layer (optionally bidirectional) RNN, as ``torch.nn.LSTM(num_layers=...)``.
 
@@ -237,6 +309,7 @@ def stacked(
       weight_drop: DropConnect on each layer's ``recurrent_kernel`` (AWD-LSTM, Merity et al.
         2018): one mask per call, shared by every step and sequence; needs ``dropout_rng``.
       perturbations: ``None`` or one per layer (see :func:`unroll` and :func:`bidirectional`).
+      unroll, remat, backward: as in :func:`unroll`, for every layer.
 
     Returns:
       ``(final_states, ys)``: a list with each layer's final state (pairs when
@@ -257,7 +330,7 @@ def stacked(
         if weight_drop > 0.0 and weight_rngs[layer] is not None:
             layer_params = _drop_recurrent_weights(weight_rngs[layer], weight_drop, layer_params)
         init = None if initial_states is None else initial_states[layer]
-        kwargs = dict(lengths=lengths, unroll=unroll, remat=remat)
+        kwargs = dict(lengths=lengths, unroll=unroll, remat=remat, backward=backward)
         pert = None if perturbations is None else perturbations[layer]
         if bidirectional:
             final, ys = _bidirectional(cell, layer_params, ys, init, merge=merge, perturbation=pert, **kwargs)

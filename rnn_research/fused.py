@@ -1,0 +1,393 @@
+"""A hand-written backward pass for the recurrence of :class:`SimpleRNN`, :class:`LSTM` and :class:`GRU`.
+
+:func:`rnn_research.recurrent.unroll` uses this by default (``backward="custom"``). The
+recurrence is one ``jax.custom_vjp`` function of the projected inputs ``u: [T, B, G*H]``
+(``x_t W_x + b``, computed for all steps as one matmul before it), the recurrent weights, the
+initial state, the valid-step mask and an optional perturbation of ``h_t``:
+
+* forward: one ``lax.scan`` whose body does only ``h_{t-1} W_h`` and the gates; it keeps the
+  gate activations of every step;
+* backward: a second ``lax.scan`` running the other way carries ``dL/dh_t`` (and ``dL/dc_t``)
+  and emits the cotangents of the gate pre-activations ``da_t: [B, G*H]``; each step does one
+  matmul, ``da_t W_h^T``;
+* after it, the weight gradient is a single matmul over all steps,
+  ``dW_h = sum_t h_{t-1}^T da_t`` (``[T*B, H]^T @ [T*B, G*H]``), where autodiff of a scan
+  would add a small ``[B, H]^T @ [B, G*H]`` product into an accumulator at every step.
+
+With ``chunk=k`` (``remat``), the forward pass keeps only the states at the start of every
+``k``-step chunk; the backward pass re-runs one chunk at a time to recover its gates, then
+runs the chunk's backward scan, so the saved gate activations take ``O(T/k + k)`` rows instead
+of ``O(T)``; the weight gradient is then one matmul per chunk.
+
+Forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``) is not defined
+for a ``custom_vjp`` function: pass ``backward="autodiff"`` to ``unroll`` for those.
+
+Gradient equations (``*`` elementwise, ``dh``/``dc`` the total cotangents of ``h_t``/``c_t``):
+
+* SimpleRNN: ``da = dh * (1 - h_t^2)`` (tanh) or ``dh * [h_t > 0]`` (relu).
+* LSTM: ``dc += dh * o * (1 - tanh(c_t)^2)``; ``da = [dc*g*i(1-i), dc*c_{t-1}*f(1-f),
+  dc*i*(1-g^2), dh*tanh(c_t)*o(1-o)]``; ``dc_{t-1} = dc * f``.
+* GRU (reset after): ``dn = dh*(1-z)*(1-n^2)``, ``dz = dh*(h_{t-1}-n)*z(1-z)``,
+  ``dr = dn*(v_n+b_hn)*r(1-r)``; the input side gets ``[dr, dz, dn]``, the recurrent side
+  ``[dr, dz, dn*r]``; ``dh_{t-1} = dh*z + [dr, dz, dn*r] W_h^T``.
+* GRU (reset before, Cho et al.): as above with ``n = tanh(u_n + (r*h_{t-1}) W_hn)``, so
+  ``d(r*h) = dn W_hn^T`` gives ``dr = d(r*h)*h_{t-1}*r(1-r)`` and ``dh_{t-1}`` gets ``d(r*h)*r``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from rnn_research.cells import GRU, LSTM, Cell, SimpleRNN, State
+
+Array = jax.Array
+Weights = dict[str, Array]
+
+
+def supports(cell: Cell) -> bool:
+    """True when ``cell`` has a hand-written backward pass (exactly these classes: a subclass
+    may change ``step``, so it falls back to autodiff)."""
+    return type(cell) in (SimpleRNN, LSTM, GRU)
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    """Static configuration of one recurrence (hashable: it is a ``nondiff_argnum``)."""
+
+    cell: Cell
+    reverse: bool = False
+    unroll: int | bool = 1
+    chunk: int | None = None
+
+
+def _sig(x: Array) -> Array:
+    return jax.nn.sigmoid(x)
+
+
+def _dot(a: Array, w: Array, dt: Any, acc: Any) -> Array:
+    """``a @ w`` with operands in the compute dtype ``dt``, result in ``acc``."""
+    return jnp.matmul(a.astype(dt), w.astype(dt), preferred_element_type=acc).astype(acc)
+
+
+def _split(x: Array, n: int) -> list[Array]:
+    return jnp.split(x, n, axis=-1)
+
+
+# ------------------------------------------------------------------------------- one step
+def _step_forward(cell: Cell, w: Weights, state: State, u: Array) -> tuple[State, tuple[Array, ...]]:
+    """One step from projected input ``u: [B, G*H]``; returns the new state (in ``acc``) and the
+    residuals the backward step needs. ``w`` holds the recurrent weights already in ``dt``."""
+    dt = u.dtype
+    acc = jnp.promote_types(dt, state[0].dtype)
+    h_prev = state.h.astype(acc)
+    u = u.astype(acc)
+    if isinstance(cell, SimpleRNN):
+        pre = u + _dot(h_prev, w["recurrent_kernel"], dt, acc)
+        h = jnp.tanh(pre) if cell.activation == "tanh" else jax.nn.relu(pre)
+        return state._replace(h=h), (h,)
+    if isinstance(cell, LSTM):
+        a = u + _dot(h_prev, w["recurrent_kernel"], dt, acc)
+        a_i, a_f, a_g, a_o = _split(a, 4)
+        i, f, g, o = _sig(a_i), _sig(a_f), jnp.tanh(a_g), _sig(a_o)
+        c = f * state.c.astype(acc) + i * g
+        tc = jnp.tanh(c)
+        return type(state)(h=o * tc, c=c), (i, f, g, o, tc)
+    hid = cell.hidden_size
+    u_r, u_z, u_n = _split(u, 3)
+    kernel = w["recurrent_kernel"]
+    if cell.reset_after:
+        v_r, v_z, v_n = _split(_dot(h_prev, kernel, dt, acc), 3)
+        vnb = v_n + w["recurrent_bias"].astype(acc)[None, :]
+        r, z = _sig(u_r + v_r), _sig(u_z + v_z)
+        n = jnp.tanh(u_n + r * vnb)
+        extra = vnb
+    else:
+        v_r, v_z = _split(_dot(h_prev, kernel[:, : 2 * hid], dt, acc), 2)
+        r, z = _sig(u_r + v_r), _sig(u_z + v_z)
+        n = jnp.tanh(u_n + _dot(r * h_prev, kernel[:, 2 * hid :], dt, acc))
+        extra = r * h_prev
+    return state._replace(h=(1.0 - z) * n + z * h_prev), (r, z, n, extra)
+
+
+def _step_backward(
+    cell: Cell, w_t: Weights, res: tuple[Array, ...], prev: State, d: State
+) -> tuple[State, Array, Array]:
+    """Cotangents of one step: ``d`` holds ``dL/d(state_t)`` (in ``acc``); returns
+    ``(dL/d(state_{t-1}), du_t [B, G*H], dv_t [B, G*H])`` where ``dv`` is the cotangent of the
+    recurrent matmul's output (its input side is ``h_{t-1}``, or ``r*h_{t-1}`` for the
+    reset-before GRU's ``n`` block). ``w_t`` holds the transposed kernels in ``dt``."""
+    dt = w_t["recurrent_kernel"].dtype
+    acc = d.h.dtype
+    h_prev = prev.h.astype(acc)
+    if isinstance(cell, SimpleRNN):
+        (h,) = res
+        da = d.h * (1.0 - h * h) if cell.activation == "tanh" else jnp.where(h > 0, d.h, 0.0)
+        return prev._replace(h=_dot(da, w_t["recurrent_kernel"], dt, acc)), da, da
+    if isinstance(cell, LSTM):
+        i, f, g, o, tc = res
+        dc = d.c + d.h * o * (1.0 - tc * tc)
+        da = jnp.concatenate(
+            [
+                dc * g * i * (1.0 - i),
+                dc * prev.c.astype(acc) * f * (1.0 - f),
+                dc * i * (1.0 - g * g),
+                d.h * tc * o * (1.0 - o),
+            ],
+            axis=-1,
+        )
+        return type(prev)(h=_dot(da, w_t["recurrent_kernel"], dt, acc), c=dc * f), da, da
+    r, z, n, extra = res
+    dn = d.h * (1.0 - z) * (1.0 - n * n)
+    dz = d.h * (h_prev - n) * z * (1.0 - z)
+    dh_prev = d.h * z
+    if cell.reset_after:
+        dr = dn * extra * r * (1.0 - r)
+        du = jnp.concatenate([dr, dz, dn], axis=-1)
+        dv = jnp.concatenate([dr, dz, dn * r], axis=-1)
+        dh_prev = dh_prev + _dot(dv, w_t["recurrent_kernel"], dt, acc)
+    else:
+        hid = cell.hidden_size
+        d_rh = _dot(dn, w_t["recurrent_kernel"][2 * hid :], dt, acc)
+        dr = d_rh * h_prev * r * (1.0 - r)
+        du = jnp.concatenate([dr, dz, dn], axis=-1)
+        dv = du
+        dh_prev = dh_prev + d_rh * r + _dot(du[:, : 2 * hid], w_t["recurrent_kernel"][: 2 * hid], dt, acc)
+    return prev._replace(h=dh_prev), du, dv
+
+
+def _weight_grads(cell: Cell, w: Weights, prev_h: Array, res: tuple[Array, ...], dv: Array) -> Weights:
+    """``dW_h`` (and ``db_hn``) from all steps at once: ``prev_h [N, B, H]``, ``dv [N, B, G*H]``."""
+    dt, out = w["recurrent_kernel"].dtype, _grad_dtype(w["recurrent_kernel"])
+
+    def outer(a: Array, b: Array) -> Array:
+        return jnp.einsum("tbh,tbg->hg", a.astype(dt), b.astype(dt), preferred_element_type=out)
+
+    grads = {}
+    if isinstance(cell, GRU) and not cell.reset_after:
+        hid = cell.hidden_size
+        rh = res[3]
+        grads["recurrent_kernel"] = jnp.concatenate(
+            [outer(prev_h, dv[..., : 2 * hid]), outer(rh, dv[..., 2 * hid :])], axis=1
+        )
+    else:
+        grads["recurrent_kernel"] = outer(prev_h, dv)
+    if isinstance(cell, GRU) and cell.reset_after:
+        grads["recurrent_bias"] = jnp.sum(dv[..., 2 * cell.hidden_size :], axis=(0, 1), dtype=out)
+    return grads
+
+
+# ----------------------------------------------------------------------------- one segment
+def _shift(states: State, entering: State, reverse: bool) -> State:
+    """The state before each step of a segment, given the states after each step."""
+
+    def one(seq: Array, first: Array) -> Array:
+        first = first.astype(seq.dtype)[None]
+        if reverse:
+            return jnp.concatenate([seq, first])[1:]
+        return jnp.concatenate([first, seq])[:-1]
+
+    return jax.tree_util.tree_map(one, states, entering)
+
+
+def _segment_forward(spec: Spec, w: Weights, state: State, u: Array, valid: Array | None, pert: Array | None):
+    """Forward scan over ``u: [N, B, G*H]``; returns ``(final, states [N, ...], residuals [N, ...])``.
+
+    States keep their own dtype between steps (as ``cells.*.step`` does)."""
+
+    def body(carry: State, inputs: tuple) -> tuple[State, tuple]:
+        u_t, valid_t, pert_t = inputs
+        new, res = _step_forward(spec.cell, w, carry, u_t)
+        new = type(carry)(*(n.astype(o.dtype) for n, o in zip(new, carry)))
+        if pert_t is not None:
+            new = new._replace(h=new.h + pert_t.astype(new.h.dtype))
+        if valid_t is not None:
+            keep = valid_t[:, None]
+            new = jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), new, carry)
+        return new, (new, res)
+
+    final, (states, res) = jax.lax.scan(body, state, (u, valid, pert), reverse=spec.reverse, unroll=spec.unroll)
+    return final, states, res
+
+
+def _segment_backward(spec: Spec, w_t: Weights, d_final: State, d_hs: Array, prev: State, res, valid, with_pert: bool):
+    """Backward scan over one segment, given ``dL/dh_t`` from outside (``d_hs: [N, B, H]``);
+    returns ``(dL/d(entering state), du [N, B, G*H], dv [N, B, G*H], dpert [N, B, H] or None)``."""
+    acc = res[0].dtype
+
+    def body(d: State, inputs: tuple) -> tuple[State, tuple]:
+        d_h_t, res_t, prev_t, valid_t = inputs
+        d = d._replace(h=d.h + d_h_t.astype(acc))
+        d_prev, du, dv = _step_backward(spec.cell, w_t, res_t, prev_t, d)
+        dp = d.h if with_pert else None
+        if valid_t is not None:
+            keep = valid_t[:, None]
+            d_prev = jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), d_prev, d)
+            du, dv = jnp.where(keep, du, 0.0), jnp.where(keep, dv, 0.0)
+            dp = None if dp is None else jnp.where(keep, dp, 0.0)
+        return d_prev, (du, dv, dp)
+
+    d_final = jax.tree_util.tree_map(lambda x: x.astype(acc), d_final)
+    d_init, (du, dv, dp) = jax.lax.scan(
+        body, d_final, (d_hs, res, prev, valid), reverse=not spec.reverse, unroll=spec.unroll
+    )
+    return d_init, du, dv, dp
+
+
+# ---------------------------------------------------------------------------- the recurrence
+RECURRENT_KEYS = ("recurrent_kernel", "recurrent_bias")
+
+
+def _in_dtype(params: dict[str, Array], dt: Any) -> Weights:
+    """The recurrent weights, with the kernel cast to the compute dtype once, outside the scan."""
+    w = {k: v for k, v in params.items() if k in RECURRENT_KEYS}
+    w["recurrent_kernel"] = w["recurrent_kernel"].astype(dt)
+    return w
+
+
+def _project(cell: Cell, params: dict[str, Array], xs: Array) -> Array:
+    """``xs: [N, B, D] -> [N, B, G*H]`` in the compute dtype."""
+    return cell.project(params, xs)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
+def recurrence(
+    spec: Spec, xs: Array, params: dict[str, Array], init: State, valid: Array | None, pert: Array | None
+) -> tuple[State, Array]:
+    """Projects and runs the recurrence over time-major inputs ``xs: [T, B, D]``.
+
+    ``params``: the cell's parameter dict; ``init``: its state NamedTuple of ``[B, H]`` leaves;
+    ``valid``: ``[T, B]`` bool or ``None``; ``pert``: ``[T, B, H]`` or ``None``, added to ``h_t``
+    after each step. Returns ``(final_state, hs [T, B, H])``, ``hs[t]`` the ``h`` after step
+    ``t`` (frozen through invalid steps, so ``ys = where(valid, hs, 0)``). The input projection
+    is inside, so that with ``spec.chunk`` it is recomputed chunk by chunk rather than saved.
+    """
+    final, states, _ = _run_forward(spec, xs, params, init, valid, pert)
+    return final, states.h
+
+
+def _chunk_size(spec: Spec, time: int) -> int | None:
+    return None if spec.chunk is None or spec.chunk >= time else spec.chunk
+
+
+def _run_forward(spec: Spec, xs, params, init, valid, pert):
+    """Returns ``(final, states, saved)``: without chunks, ``states`` has every leaf per step and
+    ``saved`` the gates; with chunks, only ``h`` and each chunk's entering state."""
+    u_dtype = spec.cell.compute_dtype(xs, params)
+    w = _in_dtype(params, u_dtype)
+    time = xs.shape[0]
+    k = _chunk_size(spec, time)
+    if k is None:
+        return _segment_forward(spec, w, init, _project(spec.cell, params, xs), valid, pert)
+    xs, valid, pert, n = _pad_to_chunks(xs, valid, pert, k)
+
+    def outer(state: State, inputs: tuple) -> tuple[State, tuple]:
+        x_c, valid_c, pert_c = inputs
+        final_c, states_c, _ = _segment_forward(spec, w, state, _project(spec.cell, params, x_c), valid_c, pert_c)
+        return final_c, (state, states_c.h)
+
+    final, (entering, hs) = jax.lax.scan(outer, init, (xs, valid, pert), reverse=spec.reverse)
+    hs = hs.reshape((n * k,) + hs.shape[2:])[:time]
+    return final, init._replace(h=hs), entering
+
+
+def _pad_to_chunks(xs: Array, valid: Array | None, pert: Array | None, k: int):
+    """Pads time to a multiple of ``k`` with invalid steps; reshapes to ``[n, k, ...]``."""
+    time, batch = xs.shape[:2]
+    n = -(-time // k)
+    pad = n * k - time
+    if valid is None:
+        valid = jnp.ones((time, batch), bool)
+
+    def chunks(x: Array | None, fill: Any) -> Array | None:
+        if x is None:
+            return None
+        if pad:
+            x = jnp.concatenate([x, jnp.full((pad,) + x.shape[1:], fill, x.dtype)])
+        return x.reshape((n, k) + x.shape[1:])
+
+    return chunks(xs, 0), chunks(valid, False), chunks(pert, 0), n
+
+
+def _recurrence_fwd(spec: Spec, xs, params, init, valid, pert):
+    final, states, saved = _run_forward(spec, xs, params, init, valid, pert)
+    return (final, states.h), (xs, params, init, valid, pert, states, saved)
+
+
+def _input_grads(params: dict[str, Array], xs: Array, du: Array) -> tuple[Array, Weights]:
+    """Cotangents of ``xs [N, B, D]``, ``input_kernel`` and ``bias`` from ``du [N, B, G*H]``: one
+    matmul each over all ``N*B`` rows."""
+    dt, out = du.dtype, _grad_dtype(du)
+    kernel = params["input_kernel"].astype(dt)
+    dx = jnp.einsum("nbg,dg->nbd", du, kernel, preferred_element_type=out)
+    grads = {
+        "input_kernel": jnp.einsum("nbd,nbg->dg", xs.astype(dt), du, preferred_element_type=out),
+        "bias": jnp.sum(du, axis=(0, 1), dtype=out),
+    }
+    return dx, grads
+
+
+def _recurrence_bwd(spec: Spec, residuals, cotangents):
+    xs, params, init, valid, pert, states, saved = residuals
+    d_final, d_hs = cotangents
+    dt = spec.cell.compute_dtype(xs, params)
+    w = _in_dtype(params, dt)
+    w_t = {"recurrent_kernel": w["recurrent_kernel"].T}
+    with_pert = pert is not None
+    k = _chunk_size(spec, xs.shape[0])
+    if k is None:
+        prev = _shift(states, init, spec.reverse)
+        d_init, du, dv, dp = _segment_backward(spec, w_t, d_final, d_hs, prev, saved, valid, with_pert)
+        du = du.astype(dt)
+        dx, grads = _input_grads(params, xs, du)
+        grads.update(_weight_grads(spec.cell, w, prev.h, saved, dv))
+    else:
+        d_init, dx, grads, dp = _chunked_backward(spec, params, w, w_t, xs, valid, pert, saved, d_final, d_hs, k)
+    d_params = {key: grads[key].astype(v.dtype) for key, v in params.items()}
+    d_init = type(init)(*(d.astype(s.dtype) for d, s in zip(d_init, init)))
+    d_pert = None if pert is None else dp.astype(pert.dtype)
+    return dx.astype(xs.dtype), d_params, d_init, None, d_pert
+
+
+def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, entering, d_final, d_hs, k):
+    """Backward over chunks, last first: re-run each chunk from its entering state to recover its
+    gates, run its backward scan, and add its weight gradients (one matmul each per chunk)."""
+    time = xs.shape[0]
+    x_c, valid_c, pert_c, n = _pad_to_chunks(xs, valid, pert, k)
+    d_hs_c = _pad_to_chunks(d_hs, None, None, k)[0]
+    with_pert = pert is not None
+
+    def outer(carry: tuple, inputs: tuple) -> tuple[tuple, tuple]:
+        d, grads = carry
+        x_i, valid_i, pert_i, enter_i, d_hs_i = inputs
+        u_i = _project(spec.cell, params, x_i)
+        _, states_i, res_i = _segment_forward(spec, w, enter_i, u_i, valid_i, pert_i)
+        prev_i = _shift(states_i, enter_i, spec.reverse)
+        d_enter, du_i, dv_i, dp_i = _segment_backward(spec, w_t, d, d_hs_i, prev_i, res_i, valid_i, with_pert)
+        dx_i, chunk_grads = _input_grads(params, x_i, du_i.astype(u_i.dtype))
+        chunk_grads.update(_weight_grads(spec.cell, w, prev_i.h, res_i, dv_i))
+        grads = jax.tree_util.tree_map(jnp.add, grads, chunk_grads)
+        return (d_enter, grads), (dx_i, dp_i)
+
+    out = _grad_dtype(w["recurrent_kernel"])
+    grads0 = {key: jnp.zeros(v.shape, out) for key, v in params.items()}
+    acc = jnp.promote_types(w["recurrent_kernel"].dtype, d_final[0].dtype)
+    d0 = jax.tree_util.tree_map(lambda x: x.astype(acc), d_final)
+    (d_init, grads), (dx, dp) = jax.lax.scan(
+        outer, (d0, grads0), (x_c, valid_c, pert_c, entering, d_hs_c), reverse=not spec.reverse
+    )
+    dx = dx.reshape((n * k,) + dx.shape[2:])[:time]
+    dp = None if dp is None else dp.reshape((n * k,) + dp.shape[2:])[:time]
+    return d_init, dx, grads, dp
+
+
+def _grad_dtype(x: Array) -> Any:
+    """Gradients accumulate in at least float32 (float64 under x64)."""
+    return jnp.promote_types(x.dtype, jnp.float32)
+
+
+recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)
