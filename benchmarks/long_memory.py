@@ -15,8 +15,6 @@ at which valid solved the task, and the wall time; the figure puts the gradient-
 from __future__ import annotations
 
 import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -26,6 +24,7 @@ from typing import Any
 import numpy as np
 from absl import app, flags
 
+from benchmarks.machine import hardware
 from rnn_research import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,19 +37,6 @@ _PRESETS = flags.DEFINE_list("presets", [], "preset:variant pairs, e.g. syntheti
 _OVERRIDES = flags.DEFINE_multi_string("override", [], "Passed to every run, e.g. --override=--config.seed=1.")
 _TABLE = flags.DEFINE_string("table", None, "Write the markdown table here (also printed).")
 _FIGURE = flags.DEFINE_string("figure", None, "Write the side-by-side gradient-flow figure here.")
-
-
-def hardware() -> str:
-    """``<cpu model>, <n> cores`` (or the accelerator JAX would use), for result tables."""
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def train(preset: str, variant: str, workdir: Path, overrides: list[str]) -> float:

@@ -40,6 +40,7 @@ def make_rnn(model: ml_collections.ConfigDict) -> layers.RNN:
         dropout=model.dropout,
         unroll=model.unroll,
         remat=model.remat,
+        backward=model.backward,
     )
 
 

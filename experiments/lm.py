@@ -41,7 +41,7 @@ from rnn_research import checkpoint, layers, sharding
 from rnn_research.experiment import Data
 
 VOCAB_FILE = "vocab.json"
-SAMPLE_FREE = ("dropout", "variational", "embed_dropout", "weight_drop", "remat", "unroll")  # training-only
+SAMPLE_FREE = ("dropout", "variational", "embed_dropout", "weight_drop", "remat", "unroll", "backward")  # training-only
 
 
 # ------------------------------------------------------------------------------------ data
