@@ -47,6 +47,7 @@ _PEERS = flags.DEFINE_list("peers", ["torch", "flax", "autodiff", "cudnn-jax"], 
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per measurement (the median is reported).")
 _UNROLL = flags.DEFINE_integer("unroll", 1, "Scan steps per loop iteration for ours and autodiff.")
 _COMPILE = flags.DEFINE_bool("compile", True, "Also time compilation at T = 10 and T = 1,000.")
+_MEMORY = flags.DEFINE_bool("memory", True, "Also report compiled peak temporary memory at T = 1,000 and 10,000.")
 _LM_STEPS = flags.DEFINE_integer("lm_steps", 20, "Timed char-LM training steps (0: skip).")
 _TABLE = flags.DEFINE_string("table", None, "Write the markdown report here (also printed).")
 
@@ -217,6 +218,35 @@ def compile_seconds(time_steps: int, repeats: int = 3) -> float:
     return statistics.median(times[1:])
 
 
+def memory_table() -> list[str]:
+    """XLA's peak temporary memory (buffer assignment of the compiled gradient, no run) of the
+    LSTM B32 D128 H256 gradient, with and without remat, for both backward passes."""
+    from rnn_research import cells, recurrent
+
+    cell = cells.LSTM(256)
+    params = cell.init(jax.random.key(0), 128)
+    lines = [
+        "Peak temporary memory of the compiled LSTM gradient (B32 D128 H256; inputs and parameters not counted), MiB:",
+        "",
+        "| backward | remat | T = 1,000 | T = 10,000 |",
+        "|---|---|---|---|",
+    ]
+    for backward in ("custom", "autodiff"):
+        for remat in (False, True):
+            mib = []
+            for time_steps in (1000, 10000):
+                xs = jax.ShapeDtypeStruct((32, time_steps, 128), jnp.float32)
+
+                def loss(p: Any, x: jax.Array, remat: bool = remat, backward: str = backward) -> jax.Array:
+                    return jnp.mean(recurrent.unroll(cell, p, x, remat=remat, backward=backward)[1] ** 2)
+
+                compiled = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(params, xs).compile()
+                mib.append(compiled.memory_analysis().temp_size_in_bytes / 2**20)
+            label = "every ceil(sqrt(T)) steps" if remat else "no"
+            lines.append(f"| {backward} | {label} | {mib[0]:,.1f} | {mib[1]:,.1f} |")
+    return lines
+
+
 def lm_tokens_per_second(steps: int, backward: str) -> float:
     """Training tokens/s of configs/lm_char.py:small through the harness's train step."""
     import tempfile
@@ -301,6 +331,8 @@ def main(argv: list[str]) -> None:
             f"Compile time of the LSTM gradient (B32 D128 H256): T=10 {short:.2f} s, T=1000 {long:.2f} s "
             f"(ratio {long / short:.2f})."
         )
+    if _MEMORY.value:
+        extras += [""] + memory_table()
     if _LM_STEPS.value:
         custom, auto = (lm_tokens_per_second(_LM_STEPS.value, bw) for bw in ("custom", "autodiff"))
         extras.append(
