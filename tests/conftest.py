@@ -1,6 +1,21 @@
-"""Test setup: 8 fake CPU devices and strict numerics, set before JAX is imported."""
+"""Test setup: 8 fake CPU devices, strict numerics and a compilation cache, set before JAX is imported."""
 
+import atexit
 import os
+import shutil
+import tempfile
+
+# Many tests build the same programs again (every train_and_evaluate call jits its own step
+# functions, and the launcher tests start a fresh process per run), so XLA's compiled programs
+# are kept in a persistent cache for this session: an identical program (same HLO, options and
+# devices) is loaded instead of compiled again. The cache is new for each session and removed
+# at exit; the launcher subprocesses share it through the environment. A developer's own
+# JAX_COMPILATION_CACHE_DIR is respected.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="rnn_research_xla_cache_")
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # cache every program
 
 os.environ["XLA_FLAGS"] = " ".join(
     [os.environ.get("XLA_FLAGS", ""), "--xla_force_host_platform_device_count=8"]

@@ -123,13 +123,13 @@ def test_two_processes_train_together_and_agree(tmp_path):
         )
         for i in range(2)
     ]
-    outputs = [p.communicate(timeout=180) for p in procs]
-    for p, (_, err) in zip(procs, outputs):
-        assert p.returncode == 0, err[-3000:]
-    finals = [json.loads(out.strip().splitlines()[-1])["final"] for out, _ in outputs]
+    alone = launch(tmp_path / "one", *args[1:], devices=4)  # one process on the same 4 devices, meanwhile
+    *outputs, (out, err) = [p.communicate(timeout=180) for p in (*procs, alone)]
+    for p, (_, err_p) in zip(procs, outputs):
+        assert p.returncode == 0, err_p[-3000:]
+    finals = [json.loads(out_p.strip().splitlines()[-1])["final"] for out_p, _ in outputs]
     assert finals[0] == finals[1], "both processes must see the same evaluation"
-    code, out, err = run(tmp_path / "one", *args[1:], devices=4)
-    assert code == 0, err[-2000:]
+    assert alone.returncode == 0, err[-2000:]
     single = json.loads(out.strip().splitlines()[-1])["final"]
     assert finals[0]["test"]["mse"] == pytest.approx(single["test"]["mse"], abs=1e-5)
     two, one = records(tmp_path / "two"), records(tmp_path / "one")
