@@ -66,7 +66,9 @@ class Spec:
 
 
 def _sig(x: Array) -> Array:
-    return jax.nn.sigmoid(x)
+    """``sigmoid(x)`` as ``0.5 * tanh(0.5 x) + 0.5``: the same function (within 2e-7 in float32),
+    but XLA's CPU tanh is a short rational approximation, faster in the scan body than ``exp``."""
+    return 0.5 * jnp.tanh(0.5 * x) + 0.5
 
 
 def _dot(a: Array, w: Array, dt: Any, acc: Any) -> Array:
@@ -229,13 +231,14 @@ def _segment_backward(spec: Spec, w_t: Weights, d_final: State, d_hs: Array, pre
             d_prev = jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), d_prev, d)
             du, dv = jnp.where(keep, du, 0.0), jnp.where(keep, dv, 0.0)
             dp = None if dp is None else jnp.where(keep, dp, 0.0)
-        return d_prev, (du, dv, dp)
+        return d_prev, (du, None if same else dv, dp)  # one [N, B, G*H] output where du is dv
 
     d_final = jax.tree_util.tree_map(lambda x: x.astype(acc), d_final)
+    same = not (isinstance(spec.cell, GRU) and spec.cell.reset_after)
     d_init, (du, dv, dp) = jax.lax.scan(
         body, d_final, (d_hs, res, prev, valid), reverse=not spec.reverse, unroll=spec.unroll
     )
-    return d_init, du, dv, dp
+    return d_init, du, du if same else dv, dp
 
 
 # ---------------------------------------------------------------------------- the recurrence
