@@ -87,7 +87,7 @@ def _step_forward(cell: Cell, w: Weights, state: State, u: Array) -> tuple[State
     dt = u.dtype
     acc = jnp.promote_types(dt, state[0].dtype)
     h_prev = state.h.astype(acc)
-    u = u.astype(acc)
+    u = u.astype(acc) + w["bias"].astype(dt).astype(acc)[None, :]  # fused with the gates, not a pass over [T, B, G*H]
     if isinstance(cell, SimpleRNN):
         pre = u + _dot(h_prev, w["recurrent_kernel"], dt, acc)
         h = jnp.tanh(pre) if cell.activation == "tanh" else jax.nn.relu(pre)
@@ -163,11 +163,11 @@ def _step_backward(
 
 
 def _weight_grads(cell: Cell, w: Weights, prev_h: Array, res: tuple[Array, ...], dv: Array) -> Weights:
-    """``dW_h`` (and ``db_hn``) from all steps at once: ``prev_h [N, B, H]``, ``dv [N, B, G*H]``."""
+    """``dW_h`` from all steps at once: ``prev_h [N, B, H]``, ``dv [N, B, G*H]``."""
     dt, out = w["recurrent_kernel"].dtype, _grad_dtype(w["recurrent_kernel"])
 
     def outer(a: Array, b: Array) -> Array:
-        return jnp.einsum("tbh,tbg->hg", a.astype(dt), b.astype(dt), preferred_element_type=out)
+        return jnp.matmul(_rows(a).astype(dt).T, _rows(b).astype(dt), preferred_element_type=out)
 
     grads = {}
     if isinstance(cell, GRU) and not cell.reset_after:
@@ -178,8 +178,6 @@ def _weight_grads(cell: Cell, w: Weights, prev_h: Array, res: tuple[Array, ...],
         )
     else:
         grads["recurrent_kernel"] = outer(prev_h, dv)
-    if isinstance(cell, GRU) and cell.reset_after:
-        grads["recurrent_bias"] = jnp.sum(dv[..., 2 * cell.hidden_size :], axis=(0, 1), dtype=out)
     return grads
 
 
@@ -218,10 +216,16 @@ def _segment_forward(spec: Spec, w: Weights, state: State, u: Array, valid: Arra
 
 def _segment_backward(spec: Spec, w_t: Weights, d_final: State, d_hs: Array, prev: State, res, valid, with_pert: bool):
     """Backward scan over one segment, given ``dL/dh_t`` from outside (``d_hs: [N, B, H]``);
-    returns ``(dL/d(entering state), du [N, B, G*H], dv [N, B, G*H], dpert [N, B, H] or None)``."""
+    returns ``(dL/d(entering state), du [N, B, G*H], dv [N, B, G*H], dpert [N, B, H] or None,
+    bias_grads)``. The bias gradients (sums of ``du``, and of ``dv``'s ``n`` block for the
+    reset-after GRU's ``b_hn``) are accumulated in the scan, while each step's rows are in cache."""
     acc = res[0].dtype
+    out = _grad_dtype(res[0])
+    hid = spec.cell.hidden_size
+    with_rbias = isinstance(spec.cell, GRU) and spec.cell.reset_after
 
-    def body(d: State, inputs: tuple) -> tuple[State, tuple]:
+    def body(carry: tuple, inputs: tuple) -> tuple[tuple, tuple]:
+        d, sums = carry
         d_h_t, res_t, prev_t, valid_t = inputs
         d = d._replace(h=d.h + d_h_t.astype(acc))
         d_prev, du, dv = _step_backward(spec.cell, w_t, res_t, prev_t, d)
@@ -231,30 +235,40 @@ def _segment_backward(spec: Spec, w_t: Weights, d_final: State, d_hs: Array, pre
             d_prev = jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), d_prev, d)
             du, dv = jnp.where(keep, du, 0.0), jnp.where(keep, dv, 0.0)
             dp = None if dp is None else jnp.where(keep, dp, 0.0)
-        return d_prev, (du, None if same else dv, dp)  # one [N, B, G*H] output where du is dv
+        sums = dict(sums, bias=sums["bias"] + jnp.sum(du, axis=0, dtype=out))
+        if with_rbias:
+            sums["recurrent_bias"] = sums["recurrent_bias"] + jnp.sum(dv[:, 2 * hid :], axis=0, dtype=out)
+        return (d_prev, sums), (du, dv if with_rbias else None, dp)  # one [N, B, G*H] output where du is dv
 
     d_final = jax.tree_util.tree_map(lambda x: x.astype(acc), d_final)
-    same = not (isinstance(spec.cell, GRU) and spec.cell.reset_after)
-    d_init, (du, dv, dp) = jax.lax.scan(
-        body, d_final, (d_hs, res, prev, valid), reverse=not spec.reverse, unroll=spec.unroll
+    sums = {"bias": jnp.zeros((spec.cell.num_gates * hid,), out)}
+    if with_rbias:
+        sums["recurrent_bias"] = jnp.zeros((hid,), out)
+    (d_init, sums), (du, dv, dp) = jax.lax.scan(
+        body, (d_final, sums), (d_hs, res, prev, valid), reverse=not spec.reverse, unroll=spec.unroll
     )
-    return d_init, du, du if same else dv, dp
+    return d_init, du, dv if with_rbias else du, dp, sums
 
 
 # ---------------------------------------------------------------------------- the recurrence
-RECURRENT_KEYS = ("recurrent_kernel", "recurrent_bias")
+RECURRENT_KEYS = ("recurrent_kernel", "recurrent_bias", "bias")
 
 
 def _in_dtype(params: dict[str, Array], dt: Any) -> Weights:
-    """The recurrent weights, with the kernel cast to the compute dtype once, outside the scan."""
+    """The weights the scan body reads (recurrent kernel, cast to the compute dtype once outside
+    the scan, and the biases)."""
     w = {k: v for k, v in params.items() if k in RECURRENT_KEYS}
     w["recurrent_kernel"] = w["recurrent_kernel"].astype(dt)
     return w
 
 
 def _project(cell: Cell, params: dict[str, Array], xs: Array) -> Array:
-    """``xs: [N, B, D] -> [N, B, G*H]`` in the compute dtype."""
-    return cell.project(params, xs)
+    """``xs @ input_kernel``: ``[N, B, D] -> [N, B, G*H]`` in the compute dtype, as one 2-D matmul.
+    The bias is added in the step (:func:`_step_forward`)."""
+    cell.check_inputs(params, xs)
+    dt = cell.compute_dtype(xs, params)
+    projected = jnp.matmul(_rows(xs).astype(dt), params["input_kernel"].astype(dt))
+    return projected.reshape(xs.shape[:-1] + projected.shape[-1:])
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -322,16 +336,20 @@ def _recurrence_fwd(spec: Spec, xs, params, init, valid, pert):
 
 
 def _input_grads(params: dict[str, Array], xs: Array, du: Array) -> tuple[Array, Weights]:
-    """Cotangents of ``xs [N, B, D]``, ``input_kernel`` and ``bias`` from ``du [N, B, G*H]``: one
-    matmul each over all ``N*B`` rows."""
+    """Cotangents of ``xs [N, B, D]`` and ``input_kernel`` from ``du [N, B, G*H]``: one matmul
+    each over all ``N*B`` rows."""
     dt, out = du.dtype, _grad_dtype(du)
-    kernel = params["input_kernel"].astype(dt)
-    dx = jnp.einsum("nbg,dg->nbd", du, kernel, preferred_element_type=out)
+    du2 = du.reshape(-1, du.shape[-1])  # 2-D matmuls: XLA's CPU backend runs them faster than 3-D einsums
+    dx = jnp.matmul(du2, params["input_kernel"].astype(dt).T, preferred_element_type=out)
     grads = {
-        "input_kernel": jnp.einsum("nbd,nbg->dg", xs.astype(dt), du, preferred_element_type=out),
-        "bias": jnp.sum(du, axis=(0, 1), dtype=out),
+        "input_kernel": jnp.matmul(_rows(xs).astype(dt).T, du2, preferred_element_type=out),
     }
-    return dx, grads
+    return dx.reshape(xs.shape), grads
+
+
+def _rows(x: Array) -> Array:
+    """``[N, B, F] -> [N*B, F]`` (free: row-major)."""
+    return x.reshape(-1, x.shape[-1])
 
 
 def _recurrence_bwd(spec: Spec, residuals, cotangents):
@@ -344,10 +362,10 @@ def _recurrence_bwd(spec: Spec, residuals, cotangents):
     k = _chunk_size(spec, xs.shape[0])
     if k is None:
         prev = _shift(states, init, spec.reverse)
-        d_init, du, dv, dp = _segment_backward(spec, w_t, d_final, d_hs, prev, saved, valid, with_pert)
+        d_init, du, dv, dp, sums = _segment_backward(spec, w_t, d_final, d_hs, prev, saved, valid, with_pert)
         du = du.astype(dt)
         dx, grads = _input_grads(params, xs, du)
-        grads.update(_weight_grads(spec.cell, w, prev.h, saved, dv))
+        grads.update(_weight_grads(spec.cell, w, prev.h, saved, dv), **sums)
     else:
         d_init, dx, grads, dp = _chunked_backward(spec, params, w, w_t, xs, valid, pert, saved, d_final, d_hs, k)
     d_params = {key: grads[key].astype(v.dtype) for key, v in params.items()}
@@ -370,9 +388,9 @@ def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, entering, d_f
         u_i = _project(spec.cell, params, x_i)
         _, states_i, res_i = _segment_forward(spec, w, enter_i, u_i, valid_i, pert_i)
         prev_i = _shift(states_i, enter_i, spec.reverse)
-        d_enter, du_i, dv_i, dp_i = _segment_backward(spec, w_t, d, d_hs_i, prev_i, res_i, valid_i, with_pert)
+        d_enter, du_i, dv_i, dp_i, sums = _segment_backward(spec, w_t, d, d_hs_i, prev_i, res_i, valid_i, with_pert)
         dx_i, chunk_grads = _input_grads(params, x_i, du_i.astype(u_i.dtype))
-        chunk_grads.update(_weight_grads(spec.cell, w, prev_i.h, res_i, dv_i))
+        chunk_grads.update(_weight_grads(spec.cell, w, prev_i.h, res_i, dv_i), **sums)
         grads = jax.tree_util.tree_map(jnp.add, grads, chunk_grads)
         return (d_enter, grads), (dx_i, dp_i)
 
