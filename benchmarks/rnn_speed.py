@@ -305,7 +305,7 @@ def report(rows: list[dict[str, Any]], peak: float, extras: list[str]) -> str:
             f"| {fmt(r.get('torch'))} | {fmt(r.get('flax'))} | {fmt(r.get('autodiff'))} | {fmt(r.get('cudnn-jax'))} "
             f"| {fmt(ratio_t, '.2f')} | {fmt(ratio_f, '.2f')} | {fmt(r.get('check'), '.1e')} |"
         )
-    return "\n".join(lines + [""] + extras) + "\n"
+    return "\n".join(lines) + "\n\n" + "\n\n".join(extras) + "\n"
 
 
 def main(argv: list[str]) -> None:
@@ -332,7 +332,7 @@ def main(argv: list[str]) -> None:
             f"(ratio {long / short:.2f})."
         )
     if _MEMORY.value:
-        extras += [""] + memory_table()
+        extras.append("\n".join(memory_table()))
     if _LM_STEPS.value:
         custom, auto = (lm_tokens_per_second(_LM_STEPS.value, bw) for bw in ("custom", "autodiff"))
         extras.append(
