@@ -128,7 +128,9 @@ class Cell:
         }
 
     def init(self, key: Array, input_size: int) -> Params:
-        """Returns a fresh parameter dict (see the module docstring for shapes)."""
+        """A fresh parameter dict from PRNG ``key``: ``input_kernel [D, G*H]``, ``recurrent_kernel
+        [H, G*H]``, ``bias [G*H]`` (and ``recurrent_bias [H]`` for the reset-after GRU), with
+        ``D = input_size``."""
         if _positive_int(input_size) is None:
             raise ValueError(f"{self.name}.init: input_size must be a positive int, got {input_size!r}")
         k_in, k_rec, k_bias = jax.random.split(key, 3)
@@ -171,6 +173,8 @@ class Cell:
         return self.state_type(*([zeros] * len(self.state_type._fields)))
 
     def check_state(self, state: Any, batch_size: int | None = None, name: str = "state") -> None:
+        """Raises a one-line ``ValueError`` naming ``name`` unless ``state`` is this cell's state
+        NamedTuple of floating ``[B, H]`` leaves (``B`` = ``batch_size`` when given)."""
         if not isinstance(state, self.state_type):
             raise ValueError(f"{name} must be a {self.state_type.__name__}, got {type(state).__name__}")
         for field, x in zip(state._fields, state):
@@ -183,6 +187,7 @@ class Cell:
 
     # ------------------------------------------------------------ computation
     def compute_dtype(self, x: Array, params: Params) -> DType:
+        """The matmul dtype: ``self.dtype``, else the promoted dtype of ``x [..., D]`` and the input kernel."""
         return self.dtype or jnp.result_type(x, params["input_kernel"])
 
     def check_inputs(self, params: Params, xs: Array) -> None:

@@ -47,6 +47,7 @@ class Checkpointer:
         return ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
 
     def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
+        """Writes ``(state, meta)`` as the latest checkpoint of ``step`` and waits until it is on disk."""
         self._latest.save(step, args=self._args(state, meta), force=True)
         self._latest.wait_until_finished()
 
@@ -65,16 +66,20 @@ class Checkpointer:
         return restored.state, dict(restored.meta)
 
     def latest_step(self) -> int | None:
+        """Step of the newest complete latest-checkpoint, or ``None``."""
         return self._latest.latest_step()
 
     def restore_latest(self, template: Any) -> tuple[Any, dict[str, Any]] | None:
+        """``(state, meta)`` of the latest checkpoint, shaped and sharded like ``template``; ``None`` if none."""
         step = self._latest.latest_step()
         return None if step is None else self._restore(self._latest, step, template)
 
     def best_step(self) -> int | None:
+        """Step of the best checkpoint by ``best_metric``, or ``None``."""
         return self._best.best_step()
 
     def restore_best(self, template: Any) -> tuple[Any, dict[str, Any]] | None:
+        """``(state, meta)`` of the best checkpoint, shaped and sharded like ``template``; ``None`` if none."""
         step = self._best.best_step()
         return None if step is None else self._restore(self._best, step, template)
 
@@ -85,6 +90,7 @@ class Checkpointer:
                 self._best.delete(s)
 
     def close(self) -> None:
+        """Waits for pending writes and releases both managers."""
         self._latest.close()
         self._best.close()
 

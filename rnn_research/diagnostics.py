@@ -48,11 +48,13 @@ class DiagnosticsLog:
         self.path = Path(workdir) / FILENAME
 
     def write(self, step: int, norms: dict[str, Any]) -> None:
+        """Appends one record: ``norms`` maps a layer name to its ``[T]`` norms ``||dLoss/dh_t||``."""
         record = {"step": int(step), **{k: np.asarray(v, np.float64).tolist() for k, v in norms.items()}}
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
 
     def read(self) -> list[dict[str, Any]]:
+        """Every complete record, oldest first (``{"step": int, "<layer>": [T floats]}``)."""
         if not self.path.exists():
             return []
         lines = self.path.read_text().split("\n")

@@ -44,9 +44,13 @@ class Data(tuple):
 class Experiment(Protocol):
     """What an experiment module (or object) provides."""
 
-    def make_data(self, config: ml_collections.ConfigDict) -> Data: ...
+    def make_data(self, config: ml_collections.ConfigDict) -> Data:
+        """``Data(train_batches, eval_sets, info)``: host-local batches of ``[B, ...]`` arrays."""
+        ...
 
-    def make_model(self, config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> nn.Module: ...
+    def make_model(self, config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> nn.Module:
+        """The Flax module that ``loss_and_metrics`` applies (``info`` carries sizes such as the vocabulary)."""
+        ...
 
     def init_carry(self, config: ml_collections.ConfigDict, info: Mapping[str, Any], batch_size: int) -> Any:
         """State held across batches (e.g. an LM's hidden state), host-local ``[B, ...]`` arrays; ``{}`` if none."""
@@ -59,7 +63,7 @@ class Experiment(Protocol):
     def loss_and_metrics(
         self, model: nn.Module, variables: Any, batch: Batch, carry: Any, rng: jax.Array, train: bool
     ) -> tuple[jax.Array, tuple[Metrics, Any]]:
-        """``(loss, (metrics, new_carry))``; ``variables`` is ``{"params": ...}`` (plus
+        """``(loss, (metrics, new_carry))`` for ``batch`` (a dict of ``[B, ...]`` arrays); ``variables`` is ``{"params": ...}`` (plus
         ``"perturbations"`` for gradient diagnostics): pass it to ``model.apply`` unchanged.
         Metrics are scalar means over the batch, averaged over batches by the harness, except
         those named ``total_*``: per-batch sums (counts) that the harness adds up over a split
@@ -69,4 +73,5 @@ class Experiment(Protocol):
 
 
 def has(experiment: Any, name: str) -> bool:
+    """Whether ``experiment`` provides the optional hook ``name`` (e.g. ``"init_carry"``) as a callable."""
     return callable(getattr(experiment, name, None))

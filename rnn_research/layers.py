@@ -71,6 +71,7 @@ class RNN(nn.Module):
     backward: str = "custom"
 
     def resolved_cell(self) -> cells.Cell:
+        """The :class:`~rnn_research.cells.Cell` this layer runs (built from ``cell`` and ``hidden_size``)."""
         if isinstance(self.cell, cells.Cell):
             if self.hidden_size is not None and self.hidden_size != self.cell.hidden_size:
                 raise ValueError(

@@ -250,7 +250,9 @@ def init_stacked(
     merge: str = "concat",
 ) -> list[Any]:
     """Parameters for :func:`stacked`: a list with one entry per layer, each ``cell.init``'s
-    dict, or ``{"forward": ..., "backward": ...}`` when ``bidirectional``."""
+    dict, or ``{"forward": ..., "backward": ...}`` when ``bidirectional``. Layer 0's
+    ``input_kernel`` is ``[input_size, G*H]``; later layers read ``[H]`` (``[2H]`` for a
+    concatenating bidirectional stack)."""
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     params = []
