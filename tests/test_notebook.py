@@ -1,0 +1,36 @@
+"""notebooks/quickstart.ipynb runs top to bottom in a fresh Jupyter kernel (nbclient)."""
+
+import os
+import pathlib
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
+
+nbformat = pytest.importorskip("nbformat", reason="the dev extra installs nbformat, nbclient and ipykernel")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+
+def execute(path: pathlib.Path, monkeypatch) -> "nbformat.NotebookNode":
+    """Runs every cell in a new kernel started in the repository root, as a user would."""
+    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")  # a laptop, not 8 fake devices
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
+    return client.execute()
+
+
+@pytest.mark.slow
+def test_quickstart_notebook_runs_top_to_bottom(monkeypatch):
+    notebook = execute(NOTEBOOK, monkeypatch)
+    outputs = [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.get("outputs", [])]
+    assert not [out for out in outputs if out.output_type == "error"]
+    text = "".join(out.get("text", "") for out in outputs)
+    assert "max |difference|" in text and "test MSE of the best checkpoint" in text and "predicted" in text
+    differences = [float(line.split("=")[1]) for line in text.splitlines() if "max |difference|" in line]
+    assert len(differences) == 3 and max(differences) < 1e-5
+    assert any("image/png" in out.get("data", {}) for out in outputs)  # the curves and the heatmap
