@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shlex
 import signal
 import socket
 import subprocess
@@ -53,11 +54,24 @@ def latest_params(workdir, config):
     return jax.device_get(state.params)
 
 
+def readme_main_command() -> list[str]:
+    """The launcher command of the README's install block (after ``<!-- main-command -->``)."""
+    block = (ROOT / "README.md").read_text().split("<!-- main-command -->\n", 1)[1].split("```", 2)[1]
+    (line,) = [line for line in block.splitlines() if line.startswith("python -m experiments.main")]
+    return shlex.split(line)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["synthetic_adding", "synthetic_copy"])
+@pytest.mark.parametrize("preset", ["readme", "synthetic_copy"])
 def test_smoke_preset_leaves_every_artefact(tmp_path, preset):
+    """Each smoke run leaves every artefact; "readme" is the README's main command, in its smoke variant."""
+    config = f"configs/{preset}.py:smoke"
+    if preset == "readme":
+        args = readme_main_command()
+        (config,) = [a.split("=", 1)[1].rsplit(":", 1)[0] + ":smoke" for a in args if a.startswith("--config=")]
+        assert {a.split("=")[0] for a in args[3:]} == {"--config", "--workdir"}, args  # nothing else to carry over
     start = time.time()
-    code, out, err = run(tmp_path, config=f"configs/{preset}.py:smoke")
+    code, out, err = run(tmp_path, config=config)
     assert code == 0, err[-2000:]
     assert time.time() - start < 60
     final = json.loads(out.strip().splitlines()[-1])["final"]
