@@ -1,7 +1,7 @@
 """Prints the gcloud commands that set up and run one preset on every worker of a TPU VM slice.
 
     python -m experiments.tpu_commands --tpu=my-v4-32 --zone=us-central2-b \
-        --config=configs/lm_char.py:medium --workdir=/mnt/shared/runs/shakespeare_medium \
+        --repo=https://github.com/<you>/rnn_research.git --config=configs/lm_char.py:medium --workdir=/mnt/shared/runs/shakespeare_medium \
         --override=--config.data.path=/mnt/shared/data/input.txt
 
 Nothing is run: the commands are printed for you to read and paste (see docs/tpu.md). Every
@@ -23,7 +23,7 @@ _PROJECT = flags.DEFINE_string("project", None, "GCP project (default: gcloud's 
 _CONFIG = flags.DEFINE_string("config", "configs/synthetic_adding.py:smoke", "Preset, as for experiments.main.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Shared directory seen by every worker.", required=True)
 _OVERRIDES = flags.DEFINE_multi_string("override", [], "Extra launcher flags, e.g. --override=--config.seed=1.")
-_REPO = flags.DEFINE_string("repo", "https://github.com/OWNER/rnn_research.git", "Where workers clone the code.")
+_REPO = flags.DEFINE_string("repo", None, "Git URL the workers clone the code from.", required=True)
 _DIR = flags.DEFINE_string("dir", "rnn_research", "Checkout directory on each worker (under $HOME).")
 
 

@@ -203,12 +203,10 @@ class Cell:
         """Input projections ``xs @ input_kernel + bias`` for any leading dims: ``[..., D] -> [..., G*H]``."""
         self.check_inputs(params, xs)
         dt = self.compute_dtype(xs, params)
-        # As one 2-D matmul and a 2-D bias add: XLA's CPU backend runs the broadcast add over
-        # [T, B, G*H] as a separate, slow pass (half again the matmul's time at B64 T100 H512).
-        lead, d = xs.shape[:-1], xs.shape[-1]
-        projected = jnp.matmul(xs.reshape(-1, d).astype(dt), params["input_kernel"].astype(dt))
-        projected = projected + params["bias"].astype(dt)[None, :]
-        return projected.reshape(lead + projected.shape[-1:])
+        # No reshape to 2-D: merging time with a batch axis that is sharded over devices would
+        # make XLA gather the whole batch onto every device.
+        projected = jnp.matmul(xs.astype(dt), params["input_kernel"].astype(dt))
+        return projected + _expand_to(params["bias"].astype(dt), projected.ndim)
 
     def _recurrent(self, params: Params, h: Array, dt: DType, acc: DType) -> Array:
         """``h @ recurrent_kernel`` with operands in ``dt`` and the result in ``acc``."""

@@ -10,7 +10,8 @@ initial state, the valid-step mask and an optional perturbation of ``h_t``:
 * backward: a second ``lax.scan`` running the other way carries ``dL/dh_t`` (and ``dL/dc_t``)
   and emits the cotangents of the gate pre-activations ``da_t: [B, G*H]``; each step does one
   matmul, ``da_t W_h^T``;
-* after it, the weight gradient is a single matmul over all steps,
+* after it, each weight-matrix gradient is a single matmul over all steps (the bias gradients
+  are summed inside the backward scan),
   ``dW_h = sum_t h_{t-1}^T da_t`` (``[T*B, H]^T @ [T*B, G*H]``), where autodiff of a scan
   would add a small ``[B, H]^T @ [B, G*H]`` product into an accumulator at every step.
 
@@ -167,7 +168,7 @@ def _weight_grads(cell: Cell, w: Weights, prev_h: Array, res: tuple[Array, ...],
     dt, out = w["recurrent_kernel"].dtype, _grad_dtype(w["recurrent_kernel"])
 
     def outer(a: Array, b: Array) -> Array:
-        return jnp.matmul(_rows(a).astype(dt).T, _rows(b).astype(dt), preferred_element_type=out)
+        return jnp.einsum("nbh,nbg->hg", a.astype(dt), b.astype(dt), preferred_element_type=out)
 
     grads = {}
     if isinstance(cell, GRU) and not cell.reset_after:
@@ -263,12 +264,12 @@ def _in_dtype(params: dict[str, Array], dt: Any) -> Weights:
 
 
 def _project(cell: Cell, params: dict[str, Array], xs: Array) -> Array:
-    """``xs @ input_kernel``: ``[N, B, D] -> [N, B, G*H]`` in the compute dtype, as one 2-D matmul.
-    The bias is added in the step (:func:`_step_forward`)."""
+    """``xs @ input_kernel``: ``[N, B, D] -> [N, B, G*H]`` in the compute dtype, one matmul. The
+    bias is added in the step (:func:`_step_forward`), fused with the gates: XLA's CPU backend
+    runs a broadcast add over ``[N, B, G*H]`` as a separate, slow pass."""
     cell.check_inputs(params, xs)
     dt = cell.compute_dtype(xs, params)
-    projected = jnp.matmul(_rows(xs).astype(dt), params["input_kernel"].astype(dt))
-    return projected.reshape(xs.shape[:-1] + projected.shape[-1:])
+    return jnp.einsum("nbd,dg->nbg", xs.astype(dt), params["input_kernel"].astype(dt))
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
@@ -339,17 +340,11 @@ def _input_grads(params: dict[str, Array], xs: Array, du: Array) -> tuple[Array,
     """Cotangents of ``xs [N, B, D]`` and ``input_kernel`` from ``du [N, B, G*H]``: one matmul
     each over all ``N*B`` rows."""
     dt, out = du.dtype, _grad_dtype(du)
-    du2 = du.reshape(-1, du.shape[-1])  # 2-D matmuls: XLA's CPU backend runs them faster than 3-D einsums
-    dx = jnp.matmul(du2, params["input_kernel"].astype(dt).T, preferred_element_type=out)
-    grads = {
-        "input_kernel": jnp.matmul(_rows(xs).astype(dt).T, du2, preferred_element_type=out),
-    }
-    return dx.reshape(xs.shape), grads
-
-
-def _rows(x: Array) -> Array:
-    """``[N, B, F] -> [N*B, F]`` (free: row-major)."""
-    return x.reshape(-1, x.shape[-1])
+    # Contractions over (n, b) as einsums, not reshapes to [N*B, F]: with the batch axis sharded
+    # over devices, each device contracts its own rows and XLA adds the results (an all-reduce).
+    dx = jnp.einsum("nbg,dg->nbd", du, params["input_kernel"].astype(dt), preferred_element_type=out)
+    grads = {"input_kernel": jnp.einsum("nbd,nbg->dg", xs.astype(dt), du, preferred_element_type=out)}
+    return dx, grads
 
 
 def _recurrence_bwd(spec: Spec, residuals, cotangents):
@@ -391,11 +386,11 @@ def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, entering, d_f
         d_enter, du_i, dv_i, dp_i, sums = _segment_backward(spec, w_t, d, d_hs_i, prev_i, res_i, valid_i, with_pert)
         dx_i, chunk_grads = _input_grads(params, x_i, du_i.astype(u_i.dtype))
         chunk_grads.update(_weight_grads(spec.cell, w, prev_i.h, res_i, dv_i), **sums)
-        grads = jax.tree_util.tree_map(jnp.add, grads, chunk_grads)
+        grads = {key: g + chunk_grads[key].astype(g.dtype) for key, g in grads.items()}
         return (d_enter, grads), (dx_i, dp_i)
 
-    out = _grad_dtype(w["recurrent_kernel"])
-    grads0 = {key: jnp.zeros(v.shape, out) for key, v in params.items()}
+    # Accumulators at least float32, and as wide as each parameter (float64 under x64).
+    grads0 = {key: jnp.zeros(v.shape, _grad_dtype(v)) for key, v in params.items()}
     acc = jnp.promote_types(w["recurrent_kernel"].dtype, d_final[0].dtype)
     d0 = jax.tree_util.tree_map(lambda x: x.astype(acc), d_final)
     (d_init, grads), (dx, dp) = jax.lax.scan(

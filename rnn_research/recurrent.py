@@ -28,6 +28,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rnn_research import _checks, fused
 from rnn_research.cells import Cell, Params, State
@@ -125,8 +126,8 @@ def _remat_chunk(remat: bool | int, time: int) -> int | None:
         return None
     if remat is True:
         return max(1, math.isqrt(max(time - 1, 0)) + 1)
-    if isinstance(remat, int) and remat >= 1:
-        return remat
+    if not isinstance(remat, (bool, np.bool_)) and isinstance(remat, (int, np.integer)) and remat >= 1:
+        return int(remat)
     raise ValueError(f"remat must be a bool or a positive int (steps per checkpoint), got {remat!r}")
 
 

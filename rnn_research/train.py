@@ -38,6 +38,10 @@ RESUMABLE_CHANGES = (
     "train.log_every",
     "train.plots",
     "train.early_stopping_evals",
+    # How the same function is computed (the backward pass, scan unrolling, rematerialisation):
+    "model.backward",
+    "model.unroll",
+    "model.remat",
 )
 
 

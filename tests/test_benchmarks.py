@@ -1,5 +1,6 @@
 """benchmarks/long_memory.py end to end on a smoke preset: table, figure, and no retraining."""
 
+import importlib.util
 import json
 import os
 import pathlib
@@ -49,8 +50,10 @@ def test_rnn_speed_table_on_tiny_sizes(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [line.split("|")[1:-1] for line in table.read_text().splitlines() if line.startswith("| ")]
     assert [r[0].strip() for r in rows[1:]] == ["lstm", "gru", "simple_rnn"]
+    have_torch = importlib.util.find_spec("torch") is not None  # the torch columns are "-" without it
     for r in rows[1:]:
-        ms = [r[i].strip() for i in (2, 5, 6, 7)]  # ours, torch, flax, autodiff
+        ms = [r[i].strip() for i in ((2, 5, 6, 7) if have_torch else (2, 6, 7))]  # ours, torch, flax, autodiff
         assert all(float(v) > 0 for v in ms), r
-        assert float(r[11]) < 1e-5  # same weights as torch: outputs and gradients agree
+        if have_torch:
+            assert float(r[11]) < 1e-5  # same weights as torch: outputs and gradients agree
     assert "matmul peak measured here" in table.read_text()

@@ -15,7 +15,8 @@ def printed(*flags):
 
 def test_commands_run_the_launcher_on_every_worker_with_multihost():
     done = printed(
-        "--tpu=my-v4-32", "--zone=us-central2-b", "--project=p1", "--config=configs/lm_char.py:medium",
+        "--tpu=my-v4-32", "--zone=us-central2-b", "--project=p1", "--repo=https://example.org/r.git",
+        "--config=configs/lm_char.py:medium",
         "--workdir=/mnt/shared/runs/a b", "--override=--config.seed=3",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -33,6 +34,7 @@ def test_commands_run_the_launcher_on_every_worker_with_multihost():
     ]  # fmt: skip
     assert "--mode=eval" in lines[3] and "--multihost" in lines[3]
     assert 'worker_"$(hostname)".log' in lines[2]  # expanded on each worker, not here
+    assert "git clone https://example.org/r.git" in lines[0]
 
 
 def test_missing_flags_are_refused():

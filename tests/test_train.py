@@ -141,3 +141,20 @@ def test_partial_checkpoint_is_ignored_on_resume(tmp_path):
     reference = tmp_path.parent / (tmp_path.name + "_ref")
     train.train_and_evaluate(config, reference, toy)
     assert records(tmp_path) == records(reference)
+
+
+def test_resume_accepts_a_config_written_before_model_backward_existed(tmp_path):
+    """A workdir from before ``model.backward`` (or with another unroll/remat) still resumes;
+    a change of the function itself is still refused."""
+    from configs import synthetic_adding
+
+    config = synthetic_adding.get_config("smoke")
+    old = json.loads(config.to_json_best_effort())
+    del old["model"]["backward"]
+    old["model"].update(unroll=4, remat=True)
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    train.check_config_for_resume(config, tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["backward"] == "custom"
+    config.model.hidden_size += 1
+    with pytest.raises(ValueError, match=r"model.hidden_size: 16 -> 17"):
+        train.check_config_for_resume(config, tmp_path)
