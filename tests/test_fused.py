@@ -15,7 +15,7 @@ from tests.test_recurrent import CELLS_H, LENGTHS, B, D, H, T, assert_tree_close
 # (reverse, lengths, perturbation, remat): every option of unroll that the custom pass handles.
 OPTIONS = [
     (False, True, True, True),  # remat=True: chunks of ceil(sqrt(7)) = 3 steps, the last padded
-    (True, True, False, False),
+    (True, True, False, 3),  # reverse with lengths and padded chunks (no remat: tests/test_recurrent.py)
     (True, False, True, 2),
 ]
 
