@@ -318,7 +318,10 @@ def main(argv: list[str]) -> None:
     peak = matmul_peak(_REPEATS.value)
     rows = []
     for size_text in _SIZES.value:
-        size = tuple(int(v) for v in size_text.lower().split("x"))
+        try:
+            size = tuple(int(v) for v in size_text.lower().split("x"))
+        except ValueError:
+            size = ()
         if len(size) != 4:
             raise app.UsageError(f"--sizes: {size_text!r} is not BxTxDxH")
         for name in _CELLS.value:

@@ -23,7 +23,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.forget_bias = 1.0  # LSTM only
     config.model.init_scale = 0.0  # > 0: every parameter U(-s, s) (Zaremba et al.); 0: cell defaults
     config.model.unroll = 1
-    config.model.remat = False  # True: checkpoint every ceil(sqrt(T)) steps; an int k: every k steps
+    config.model.remat = 0  # 0: off; -1: checkpoint every ceil(sqrt(T)) steps; k > 0: every k steps
     config.model.backward = "custom"  # custom: the hand-written backward pass; autodiff: JAX's
     config.model.dtype = "float32"  # compute dtype: float32 | bfloat16
 

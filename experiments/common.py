@@ -10,7 +10,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import ml_collections
 
-from rnn_research import cells, layers
+from rnn_research import cells, layers, recurrent
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
@@ -32,14 +32,23 @@ def make_cell(model: ml_collections.ConfigDict) -> cells.Cell:
 
 
 def make_rnn(model: ml_collections.ConfigDict) -> layers.RNN:
-    """The (stacked, bidirectional) recurrent layer that ``config.model`` describes."""
+    """The (stacked, bidirectional) recurrent layer that ``config.model`` describes.
+
+    ``model.remat``: 0 (off), -1 (checkpoint every ``ceil(sqrt(T))`` steps) or ``k > 0`` (every
+    ``k`` steps); ``model.backward``: ``custom`` or ``autodiff`` (see ``recurrent.unroll``).
+    """
+    if model.backward not in recurrent.BACKWARDS:
+        raise ValueError(f"model.backward={model.backward!r} is not one of {list(recurrent.BACKWARDS)}")
+    if isinstance(model.remat, bool) or not isinstance(model.remat, int) or model.remat < -1:
+        raise ValueError(f"model.remat={model.remat!r} must be 0 (off), -1 (every ceil(sqrt(T)) steps) or k > 0")
+    remat = {0: False, -1: True}.get(model.remat, model.remat)
     return layers.RNN(
         cell=make_cell(model),
         num_layers=model.num_layers,
         bidirectional=model.bidirectional,
         dropout=model.dropout,
         unroll=model.unroll,
-        remat=model.remat,
+        remat=remat,
         backward=model.backward,
     )
 

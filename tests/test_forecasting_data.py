@@ -3,11 +3,11 @@
 import contextlib
 from pathlib import Path
 
-import ml_collections
 import numpy as np
 import pandas as pd
 import pytest
 
+from configs import forecasting_common
 from experiments import forecasting_data as fd
 from experiments.forecasting_data import Scaler, Series
 
@@ -16,22 +16,8 @@ HEADER = ["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 
 
 def data_config(**overrides):
-    config = ml_collections.ConfigDict(
-        dict(
-            source="csv",
-            path="",
-            dataset="sunspots",
-            date_column="date",
-            target="OT",
-            features="S",
-            columns="",
-            fill="error",
-            split="ett",
-            split_ratios="0.7,0.1,0.2",
-            valid_start="",
-            test_start="",
-        )
-    )
+    """The presets' own ``config.data`` defaults (configs/forecasting_common.py), with ``overrides``."""
+    config = forecasting_common.get_config().data
     config.update(overrides)
     return config
 

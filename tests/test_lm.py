@@ -389,3 +389,20 @@ def test_resume_restores_the_carried_state_exactly(tmp_path):
     straight, resumed = final_state("straight", 6), final_state("resumed", 3, 6)
     assert np.abs(np.asarray(straight[1][0]["h"])).max() > 0  # a real carried state, checkpointed
     jax.tree.map(np.testing.assert_array_equal, straight, resumed)
+
+
+def test_model_config_remat_and_backward_reach_the_layer_or_name_the_key():
+    from experiments import common
+
+    model = lm_char.get_config("smoke").model
+    assert common.make_rnn(model).remat is False and common.make_rnn(model).backward == "custom"
+    model.update(remat=-1, backward="autodiff")
+    assert common.make_rnn(model).remat is True and common.make_rnn(model).backward == "autodiff"
+    model.remat = 5
+    assert common.make_rnn(model).remat == 5
+    model.remat = -2
+    with pytest.raises(ValueError, match=r"model.remat=-2 must be 0 \(off\)"):
+        common.make_rnn(model)
+    model.update(remat=0, backward="manual")
+    with pytest.raises(ValueError, match=r"model.backward='manual' is not one of \['custom', 'autodiff'\]"):
+        common.make_rnn(model)

@@ -7,9 +7,9 @@ import sys
 import types
 from pathlib import Path
 
-import ml_collections
 import pytest
 
+from configs import sentiment_common
 from experiments import sentiment_data
 from experiments.sentiment_data import Examples
 
@@ -18,24 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def data_config(**overrides):
-    config = ml_collections.ConfigDict(
-        dict(
-            format="glue",
-            path="",
-            text_column="",
-            label_column="",
-            labels="",
-            label_names="",
-            valid_fraction=0.0,
-            holdout="random",
-            test_fraction=0.1,
-            max_examples=0,
-            tfds_name="",
-            hf_name="",
-            synthetic_train=8,
-            synthetic_eval=4,
-        )
-    )
+    """The presets' own ``config.data`` defaults (configs/sentiment_common.py) for a GLUE directory, with
+    no tfds/HF name and a tiny generated corpus, then ``overrides``."""
+    config = sentiment_common.get_config().data
+    config.update(format="glue", tfds_name="", hf_name="", synthetic_train=8, synthetic_eval=4)
     config.update(overrides)
     return config
 

@@ -151,7 +151,7 @@ def test_resume_accepts_a_config_written_before_model_backward_existed(tmp_path)
     config = synthetic_adding.get_config("smoke")
     old = json.loads(config.to_json_best_effort())
     del old["model"]["backward"]
-    old["model"].update(unroll=4, remat=True)
+    old["model"].update(unroll=4, remat=-1)
     (tmp_path / "config.json").write_text(json.dumps(old))
     train.check_config_for_resume(config, tmp_path)
     assert json.loads((tmp_path / "config.json").read_text())["model"]["backward"] == "custom"
