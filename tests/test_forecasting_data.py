@@ -1,6 +1,5 @@
 """Forecasting data: CSV and statsmodels series, Informer's feature modes and borders, scaling, windows, errors."""
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import pytest
 from configs import forecasting_common
 from experiments import forecasting_data as fd
 from experiments.forecasting_data import Scaler, Series
+from tests.errors import one_line_error
 
 ETTH1 = Path(__file__).resolve().parents[2] / "shared" / "data" / "ett" / "ETTh1.csv"
 HEADER = ["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
@@ -20,13 +20,6 @@ def data_config(**overrides):
     config = forecasting_common.get_config().data
     config.update(overrides)
     return config
-
-
-@contextlib.contextmanager
-def one_line_error(exc, match):
-    with pytest.raises(exc, match=match) as info:
-        yield
-    assert "\n" not in str(info.value), str(info.value)
 
 
 def ett_frame(n: int, freq: str = "h") -> pd.DataFrame:

@@ -1,6 +1,5 @@
 """Sentiment data: each format's loader, holdouts, caps, label mapping and one-line errors."""
 
-import contextlib
 import json
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import pytest
 from configs import sentiment_common
 from experiments import sentiment_data
 from experiments.sentiment_data import Examples
+from tests.errors import one_line_error
 
 SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "sst2"
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,13 +24,6 @@ def data_config(**overrides):
     config.update(format="glue", tfds_name="", hf_name="", synthetic_train=8, synthetic_eval=4)
     config.update(overrides)
     return config
-
-
-@contextlib.contextmanager
-def one_line_error(exc, match):
-    with pytest.raises(exc, match=match) as info:
-        yield
-    assert "\n" not in str(info.value), str(info.value)
 
 
 def write(path: Path, text: str) -> Path:
