@@ -1,15 +1,20 @@
-"""Long-memory table: trains synthetic presets through the launcher and tabulates the results.
+"""Long-range table: every cell on the adding problem and copy memory at several lengths T.
 
-    python -m benchmarks.long_memory --root=runs/long_memory \
-        --presets=synthetic_adding:lstm,synthetic_adding:gru,synthetic_adding:simple_rnn \
-        --table=docs/results/adding.md --figure=docs/results/adding_grad_flow.png
+    python -m benchmarks.long_memory --root=runs/long_memory --tasks=adding,copy \
+        --cells=simple_rnn,lstm,gru,layernorm_lstm,mingru,minlstm --seq_lens=50,200,1000 \
+        --table=docs/results/long_memory.md --figure=docs/results/long_memory_grad_flow.png
 
-Each preset runs as ``python -m experiments.main --config=configs/<preset>.py:<variant>
---workdir=<root>/<preset>_<variant>`` (extra ``--override`` flags are passed on). A workdir that
-already holds ``wall_time.json`` from an earlier run of this script is read, not retrained. The
-table gives the test metric of the best checkpoint (chosen on valid), the first evaluation step
-at which valid solved the task, and the wall time; the figure puts the gradient-flow heatmaps
-(``log10 |dLoss/dh_t|``, time step x training step) of every run side by side on one colour scale.
+Each (task, T, cell) runs the launcher once, ``python -m experiments.main
+--config=configs/synthetic_<task>.py:<cell> --workdir=<root>/<task>_T<T>_<cell>`` with
+``--config.task.seq_len=T``, the shared budget (``--max_steps``, ``--batch_size``,
+``--hidden_size``, ``--eval_every``) and ``--config.train.stop_when`` set to the task's success
+threshold, so that a run that solves its task stops at that evaluation. A workdir that already
+holds ``wall_time.json`` from an earlier run of this script is read, not retrained.
+
+The table gives, per run, the test metric of the best checkpoint (chosen on valid), the first
+evaluation step at which valid met the threshold, and the wall time; the figure has one
+gradient-flow heatmap (``log10 |dLoss/dh_t|``, time step x training step, from
+:mod:`rnn_research.diagnostics`) per run, tasks x lengths across and cells down.
 """
 
 from __future__ import annotations
@@ -29,29 +34,53 @@ from rnn_research import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# metric, direction, threshold: when a validation value counts as "solved".
-SOLVED = {"adding": ("mse", "min", 0.01), "copy": ("copy_accuracy", "max", 0.99)}
+# metric, comparison, threshold: when a validation value counts as "solved".
+SOLVED = {"adding": ("mse", "<", 0.01), "copy": ("copy_accuracy", ">", 0.99)}
 
 _ROOT = flags.DEFINE_string("root", "runs/long_memory", "Directory holding one workdir per run.")
-_PRESETS = flags.DEFINE_list("presets", [], "preset:variant pairs, e.g. synthetic_adding:lstm.")
+_TASKS = flags.DEFINE_list("tasks", ["adding", "copy"], "Tasks: adding, copy.")
+_CELLS = flags.DEFINE_list(
+    "cells", ["simple_rnn", "lstm", "gru", "layernorm_lstm", "mingru", "minlstm"], "Cells (config.model.cell)."
+)
+_SEQ_LENS = flags.DEFINE_list("seq_lens", ["50", "200", "1000"], "Sequence lengths T.")
+_VARIANT = flags.DEFINE_string("variant", None, "Preset variant instead of the cell name (e.g. smoke, for tests).")
+_MAX_STEPS = flags.DEFINE_integer("max_steps", 1000, "Training steps per run (fewer when solved earlier).")
+_BATCH = flags.DEFINE_integer("batch_size", 32, "Batch size of every run.")
+_HIDDEN = flags.DEFINE_integer("hidden_size", 64, "Hidden units of every run.")
+_EVAL_EVERY = flags.DEFINE_integer("eval_every", 100, "Evaluate (and record gradient flow) every N steps.")
 _OVERRIDES = flags.DEFINE_multi_string("override", [], "Passed to every run, e.g. --override=--config.seed=1.")
 _TABLE = flags.DEFINE_string("table", None, "Write the markdown table here (also printed).")
-_FIGURE = flags.DEFINE_string("figure", None, "Write the side-by-side gradient-flow figure here.")
+_FIGURE = flags.DEFINE_string("figure", None, "Write the gradient-flow figure here.")
 
 
-def train(preset: str, variant: str, workdir: Path, overrides: list[str]) -> float:
+def run_flags(task: str, seq_len: int) -> list[str]:
+    """The launcher overrides every run of ``task`` at ``seq_len`` shares."""
+    metric, op, threshold = SOLVED[task]
+    every = _EVAL_EVERY.value
+    return [
+        f"--config.task.seq_len={seq_len}",
+        f"--config.train.num_steps={_MAX_STEPS.value}",
+        f"--config.train.batch_size={_BATCH.value}",
+        f"--config.model.hidden_size={_HIDDEN.value}",
+        f"--config.train.eval_every={every}",
+        f"--config.train.checkpoint_every={every}",
+        f"--config.train.diagnostics_every={every}",
+        f"--config.train.log_every={min(every, 50)}",
+        f"--config.train.stop_when={metric}{op}{threshold}",
+        "--config.train.plots=False",
+    ]
+
+
+def train(task: str, cell: str, seq_len: int, workdir: Path) -> float:
     """Runs the launcher once (or reads the earlier run's wall time); returns wall seconds."""
     record = workdir / "wall_time.json"
     if record.exists():
         return json.loads(record.read_text())["seconds"]
-    command = [
-        sys.executable,
-        "-m",
-        "experiments.main",
-        f"--config=configs/{preset}.py:{variant}",
-        f"--workdir={workdir}",
-        *overrides,
-    ]
+    variant = _VARIANT.value or cell
+    command = [sys.executable, "-m", "experiments.main", f"--config=configs/synthetic_{task}.py:{variant}"]
+    command += [f"--workdir={workdir}", *run_flags(task, seq_len), *_OVERRIDES.value]
+    if _VARIANT.value:
+        command.append(f"--config.model.cell={cell}")
     print("$", " ".join(command), flush=True)
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True)
@@ -63,12 +92,13 @@ def train(preset: str, variant: str, workdir: Path, overrides: list[str]) -> flo
 def summarise(workdir: Path, seconds: float) -> dict[str, Any]:
     """Best-checkpoint test metric, first solved validation step and wall time of one run."""
     config = json.loads((workdir / "config.json").read_text())
-    metric, mode, threshold = SOLVED[config["task"]["name"]]
+    metric, op, threshold = SOLVED[config["task"]["name"]]
     records = metrics.read_jsonl(workdir / "metrics.jsonl")
     valid = [r for r in records if r["split"] == "valid"]
-    solved = [r["step"] for r in valid if (r[metric] < threshold if mode == "min" else r[metric] > threshold)]
+    solved = [r["step"] for r in valid if (r[metric] < threshold if op == "<" else r[metric] > threshold)]
     (best_test,) = [r for r in records if r["split"] == "best_test"]
     return {
+        "task": config["task"]["name"],
         "cell": config["model"]["cell"],
         "seq_len": config["task"]["seq_len"],
         "metric": metric,
@@ -76,86 +106,135 @@ def summarise(workdir: Path, seconds: float) -> dict[str, Any]:
         "solved_at": solved[0] if solved else None,
         "steps": max(r["step"] for r in records if r["split"] == "train"),
         "seconds": seconds,
-        "threshold": f"{'<' if mode == 'min' else '>'} {threshold}",
+        "threshold": f"{op} {threshold}",
+        "eval_size": config["task"]["eval_size"],
     }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [
-        "| cell | T | test metric (best checkpoint) | solved (valid "
-        + rows[0]["threshold"]
-        + ") at step | steps | wall time |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        solved = f"{r['solved_at']}" if r["solved_at"] is not None else "not solved"
-        lines.append(
-            f"| {r['cell']} | {r['seq_len']} | {r['metric']} = {r['test']:.4g} | {solved} | {r['steps']} "
-            f"| {r['seconds'] / 60:.1f} min |"
-        )
-    return "\n".join(lines)
+    """One markdown table per task: a row per cell, for each T the test metric, the step at which
+    valid was solved ("-": not within the budget) and the wall time."""
+    out = []
+    for task in dict.fromkeys(r["task"] for r in rows):
+        mine = [r for r in rows if r["task"] == task]
+        lens = list(dict.fromkeys(r["seq_len"] for r in mine))
+        first = mine[0]
+        out.append(f"**{task}** (test {first['metric']} of the best checkpoint; solved: valid {first['threshold']})\n")
+        out.append("| cell | " + " | ".join(f"T={t}: test | solved at | wall" for t in lens) + " |")
+        out.append("|---|" + "---|---|---|" * len(lens))
+        for cell in dict.fromkeys(r["cell"] for r in mine):
+            cells = []
+            for t in lens:
+                found = [r for r in mine if r["cell"] == cell and r["seq_len"] == t]
+                if not found:
+                    cells += ["", "", ""]
+                    continue
+                r = found[0]
+                solved = str(r["solved_at"]) if r["solved_at"] is not None else f"- ({r['steps']})"
+                cells += [f"{r['test']:.3g}", solved, f"{r['seconds'] / 60:.1f} min"]
+            out.append(f"| {cell} | " + " | ".join(cells) + " |")
+        out.append("")
+    return "\n".join(out).rstrip()
 
 
-def figure(workdirs: list[Path], titles: list[str], out: Path) -> None:
-    """Heatmaps of ``log10 |dLoss/dh_t|`` of every run, side by side, one colour scale."""
+def _heatmap(workdir: Path) -> tuple[np.ndarray, list[int]] | None:
+    path = workdir / "diagnostics.jsonl"
+    if not path.exists():
+        return None
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    layer = next(k for k in records[0] if k != "step")
+    values = np.array([r[layer] for r in records], np.float64)
+    with np.errstate(divide="ignore"):
+        return np.log10(np.where(values > 0, values, np.nan)), [r["step"] for r in records]
+
+
+def figure(grid: dict[tuple[str, int, str], Path], out: Path) -> None:
+    """Heatmaps of ``log10 |dLoss/dh_t|``: a column per (task, T), a row per cell; each column
+    on its own colour scale (norms differ by orders of magnitude between tasks and lengths)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    maps = []
-    for workdir in workdirs:
-        records = [json.loads(line) for line in (workdir / "diagnostics.jsonl").read_text().splitlines()]
-        layer = next(k for k in records[0] if k != "step")
-        values = np.array([r[layer] for r in records], np.float64)
-        with np.errstate(divide="ignore"):
-            maps.append((np.log10(np.where(values > 0, values, np.nan)), [r["step"] for r in records]))
-    finite = np.concatenate([m[np.isfinite(m)] for m, _ in maps])
-    vmin, vmax = np.percentile(finite, 1), finite.max()
-    fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps), 3.4), sharey=True, squeeze=False)
-    for ax, (matrix, steps), title in zip(axes[0], maps, titles):
-        image = ax.imshow(
-            matrix,
-            aspect="auto",
-            origin="lower",
-            vmin=vmin,
-            vmax=vmax,
-            cmap="viridis",
-            extent=(0, matrix.shape[1], steps[0], steps[-1]),
-            interpolation="nearest",
+    columns = list(dict.fromkeys((task, t) for task, t, _ in grid))
+    rows = list(dict.fromkeys(cell for _, _, cell in grid))
+    fig, axes = plt.subplots(
+        len(rows), len(columns), figsize=(2.6 * len(columns), 1.7 * len(rows)), squeeze=False, sharey="row"
+    )
+    for j, (task, t) in enumerate(columns):
+        maps = {cell: _heatmap(grid[(task, t, cell)]) for cell in rows if (task, t, cell) in grid}
+        finite = [m[np.isfinite(m)] for m, _ in filter(None, maps.values())]
+        finite = np.concatenate(finite) if finite else np.zeros(1)
+        vmin, vmax = (np.percentile(finite, 1), finite.max()) if finite.size > 1 else (-1.0, 0.0)
+        for i, cell in enumerate(rows):
+            ax = axes[i][j]
+            ax.tick_params(labelsize=6)
+            entry = maps.get(cell)
+            if entry is None:
+                ax.axis("off")
+                continue
+            matrix, steps = entry
+            image = ax.imshow(
+                matrix,
+                aspect="auto",
+                origin="lower",
+                vmin=vmin,
+                vmax=vmax,
+                cmap="viridis",
+                extent=(0, matrix.shape[1], steps[0], steps[-1]),
+                interpolation="nearest",
+            )
+            if i == 0:
+                ax.set_title(f"{task}, T={t}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"{cell}\ntrain step", fontsize=7)
+            if i == len(rows) - 1:
+                ax.set_xlabel("time step t", fontsize=7)
+        fig.colorbar(image, ax=[axes[i][j] for i in range(len(rows))], fraction=0.05, pad=0.02).ax.tick_params(
+            labelsize=6
         )
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("time step t")
-    axes[0][0].set_ylabel("training step")
-    fig.colorbar(image, ax=axes[0].tolist(), label="log10 |dLoss/dh_t|")
+    fig.suptitle("log10 |dLoss/dh_t| (per column colour scale)", fontsize=9)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=80, bbox_inches="tight")
+    fig.savefig(out, dpi=70, bbox_inches="tight")
     plt.close(fig)
 
 
 def main(argv: list[str]) -> None:
     del argv
-    if not _PRESETS.value:
-        raise app.UsageError("--presets is required, e.g. --presets=synthetic_adding:lstm,synthetic_adding:gru")
+    unknown = sorted(set(_TASKS.value) - set(SOLVED))
+    if unknown or not _TASKS.value:
+        raise app.UsageError(f"--tasks must name some of {sorted(SOLVED)}, got {_TASKS.value}")
+    try:
+        seq_lens = [int(t) for t in _SEQ_LENS.value]
+    except ValueError:
+        raise app.UsageError(f"--seq_lens must be integers, got {_SEQ_LENS.value}") from None
     root = Path(_ROOT.value).absolute()
-    rows, workdirs = [], []
-    for item in _PRESETS.value:
-        preset, _, variant = item.partition(":")
-        workdir = root / f"{preset}_{variant or 'default'}"
-        seconds = train(preset, variant or "lstm", workdir, _OVERRIDES.value)
-        rows.append(summarise(workdir, seconds))
-        workdirs.append(workdir)
-    text = table(rows)
-    footer = (
-        f"\n\nHardware: {hardware()}, CPU only; jax {__import__('jax').__version__}. "
-        f"Command: `python -m benchmarks.long_memory --presets={','.join(_PRESETS.value)}`."
+    rows, grid = [], {}
+    for task in _TASKS.value:
+        for seq_len in seq_lens:
+            for cell in _CELLS.value:
+                workdir = root / f"{task}_T{seq_len}_{cell}"
+                seconds = train(task, cell, seq_len, workdir)
+                rows.append(summarise(workdir, seconds))
+                grid[(task, seq_len, cell)] = workdir
+    budget = (
+        f"Budget per run: at most {_MAX_STEPS.value} steps of batch {_BATCH.value}, {_HIDDEN.value} hidden units, "
+        f"evaluation every {_EVAL_EVERY.value} steps on {rows[0]['eval_size']} held-out sequences; a run stops at the first "
+        'evaluation that meets the threshold. "- (n)": not solved in n steps.'
     )
-    print(text + footer)
+    footer = (
+        f"\n\n{budget}\n\nHardware: {hardware()}, CPU only; jax {__import__('jax').__version__}. Command: "
+        f"`python -m benchmarks.long_memory --tasks={','.join(_TASKS.value)} --cells={','.join(_CELLS.value)} "
+        f"--seq_lens={','.join(_SEQ_LENS.value)} --max_steps={_MAX_STEPS.value} --batch_size={_BATCH.value} "
+        f"--hidden_size={_HIDDEN.value} --eval_every={_EVAL_EVERY.value}`."
+    )
+    text = table(rows) + footer
+    print(text)
     if _TABLE.value:
         Path(_TABLE.value).parent.mkdir(parents=True, exist_ok=True)
-        Path(_TABLE.value).write_text(text + footer + "\n")
+        Path(_TABLE.value).write_text(text + "\n")
     if _FIGURE.value:
-        figure(workdirs, [f"{r['cell']}, T={r['seq_len']}" for r in rows], Path(_FIGURE.value))
+        figure(grid, Path(_FIGURE.value))
 
 
 if __name__ == "__main__":

@@ -17,4 +17,6 @@ def hardware() -> str:
                 break
     except OSError:
         pass
-    return f"{model}, {os.cpu_count()} cores"
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    pinned = f" (this process pinned to {usable})" if usable != os.cpu_count() else ""
+    return f"{model}, {os.cpu_count()} cores{pinned}"

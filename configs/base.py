@@ -15,7 +15,7 @@ def get_config() -> ml_collections.ConfigDict:
 
     # The recurrent model; experiments add their own head fields under `model` too.
     config.model = ml_collections.ConfigDict()
-    config.model.cell = "lstm"  # lstm | gru | simple_rnn
+    config.model.cell = "lstm"  # lstm | gru | simple_rnn | layernorm_lstm | layernorm_gru | mingru | minlstm
     config.model.hidden_size = 128
     config.model.num_layers = 1
     config.model.bidirectional = False
@@ -26,6 +26,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.model.remat = 0  # 0: off; -1: checkpoint every ceil(sqrt(T)) steps; k > 0: every k steps
     config.model.backward = "custom"  # custom: the hand-written backward pass; autodiff: JAX's
     config.model.dtype = "float32"  # compute dtype: float32 | bfloat16
+    config.model.learn_initial_state = False  # a learned h_0 (and c_0) per layer instead of zeros
+    config.model.truncate_every = 0  # k > 0: stop the gradient into the state every k steps (truncated BPTT)
+    config.model.scan_mode = "auto"  # auto | sequential | parallel (mingru, minlstm: parallel over time)
 
     # Task-specific fields live under `task` (sequence length, data paths, ...).
     config.task = ml_collections.ConfigDict()
@@ -56,6 +59,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.best_metric = "loss"  # an eval metric name, read from the first eval set
     config.train.best_mode = "min"  # min | max
     config.train.early_stopping_evals = 0  # stop after this many evals without improvement; 0: never
+    config.train.stop_when = ""  # e.g. "mse<0.01": stop once the first eval set meets it; "": never
     config.train.nonfinite = "halt"  # halt | skip: on a non-finite loss or gradient
     config.train.diagnostics_every = 0  # record dLoss/dh_t every N steps; 0: never
     config.train.plots = True  # PNG curves (and diagnostics heatmaps) at the end

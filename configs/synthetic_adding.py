@@ -1,10 +1,14 @@
 """The adding problem (Hochreiter & Schmidhuber 1997) at T=200: LSTM and GRU solve it, SimpleRNN does not.
 
-Variants: ``configs/synthetic_adding.py:lstm`` (default), ``:gru``, ``:simple_rnn``, ``:smoke``
-(seconds, for tests). Success is test MSE < 0.01; answering 1 always gives 0.167.
+Variants: a cell name (``configs/synthetic_adding.py:lstm``, the default; ``:gru``, ``:simple_rnn``,
+``:layernorm_lstm``, ``:layernorm_gru``, ``:mingru``, ``:minlstm``) or ``:smoke`` (seconds, for tests).
+Success is test MSE < 0.01; answering 1 always gives 0.167.
 """
 
 from configs import base
+
+# Every cell of rnn_research.cells.make is a variant.
+CELLS = ("lstm", "gru", "simple_rnn", "layernorm_lstm", "layernorm_gru", "mingru", "minlstm")
 
 
 def get_config(variant: str = "lstm"):
@@ -27,7 +31,7 @@ def get_config(variant: str = "lstm"):
     config.train.best_metric = "mse"
     config.train.diagnostics_every = 250
 
-    if variant in ("lstm", "gru", "simple_rnn"):
+    if variant in CELLS:
         config.model.cell = variant
     elif variant == "smoke":
         config.task.seq_len = 20
@@ -40,5 +44,5 @@ def get_config(variant: str = "lstm"):
         config.train.checkpoint_every = 15
         config.train.diagnostics_every = 15
     else:
-        raise ValueError(f"unknown variant {variant!r} of synthetic_adding (lstm, gru, simple_rnn, smoke)")
+        raise ValueError(f"unknown variant {variant!r} of synthetic_adding ({', '.join(CELLS)}, smoke)")
     return config

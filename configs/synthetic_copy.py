@@ -1,10 +1,14 @@
 """Copy memory (Hochreiter & Schmidhuber 1997; Arjovsky et al. 2016): recall 10 symbols after T blanks.
 
-Variants: ``:lstm`` (default), ``:gru``, ``:simple_rnn``, ``:smoke``. The memoryless baseline
+Variants: a cell name (``:lstm``, the default; ``:gru``, ``:simple_rnn``, ``:layernorm_lstm``,
+``:layernorm_gru``, ``:mingru``, ``:minlstm``) or ``:smoke``. The memoryless baseline
 cross-entropy is ``10 log 8 / (T + 20)`` per step (0.173 at T=100).
 """
 
 from configs import base
+
+# Every cell of rnn_research.cells.make is a variant.
+CELLS = ("lstm", "gru", "simple_rnn", "layernorm_lstm", "layernorm_gru", "mingru", "minlstm")
 
 
 def get_config(variant: str = "lstm"):
@@ -26,7 +30,7 @@ def get_config(variant: str = "lstm"):
     config.train.best_metric = "xent"
     config.train.diagnostics_every = 500
 
-    if variant in ("lstm", "gru", "simple_rnn"):
+    if variant in CELLS:
         config.model.cell = variant
     elif variant == "smoke":
         config.task.seq_len = 10
@@ -40,5 +44,5 @@ def get_config(variant: str = "lstm"):
         config.train.checkpoint_every = 10
         config.train.diagnostics_every = 10
     else:
-        raise ValueError(f"unknown variant {variant!r} of synthetic_copy (lstm, gru, simple_rnn, smoke)")
+        raise ValueError(f"unknown variant {variant!r} of synthetic_copy ({', '.join(CELLS)}, smoke)")
     return config

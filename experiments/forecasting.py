@@ -60,7 +60,7 @@ from rnn_research import cells, layers, sharding
 from rnn_research.experiment import Data
 
 DECODERS = ("direct", "autoregressive")
-TRAINING_ONLY = ("dropout", "teacher_forcing", "remat", "unroll", "backward")
+TRAINING_ONLY = ("dropout", "teacher_forcing", "remat", "unroll", "backward", "truncate_every", "scan_mode")
 _LOG_2PI = math.log(2 * math.pi)
 
 

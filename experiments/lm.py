@@ -41,7 +41,17 @@ from rnn_research import checkpoint, layers, sharding
 from rnn_research.experiment import Data
 
 VOCAB_FILE = "vocab.json"
-SAMPLE_FREE = ("dropout", "variational", "embed_dropout", "weight_drop", "remat", "unroll", "backward")  # training-only
+SAMPLE_FREE = (
+    "dropout",
+    "variational",
+    "embed_dropout",
+    "weight_drop",
+    "remat",
+    "unroll",
+    "backward",
+    "truncate_every",
+    "scan_mode",
+)  # training-only
 
 
 # ------------------------------------------------------------------------------------ data
@@ -179,15 +189,24 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> La
 
 # ------------------------------------------------------------------------ carry, loss, metrics
 def init_carry(config: ml_collections.ConfigDict, info: Mapping[str, Any], batch_size: int) -> list[dict]:
-    """Zero states, one ``{"h": [B, H], ("c": [B, H])}`` dict per layer."""
-    state = make_cell(config.model).initial_state(batch_size, jnp.float32)
-    return [{k: np.zeros(v.shape, np.float32) for k, v in state._asdict().items()}] * config.model.num_layers
+    """Zero states, one ``{"h": [B, H], ("c": [B, H])}`` dict per layer (a learned initial state
+    replaces them at every reset, in :func:`_states`)."""
+    fields = make_cell(config.model).state_type._fields
+    zeros = np.zeros((batch_size, config.model.hidden_size), np.float32)
+    return [{k: zeros for k in fields}] * config.model.num_layers
 
 
-def _states(model: LanguageModel, carry: list[dict], reset: jax.Array) -> list[Any]:
-    cell_state = type(model.rnn.resolved_cell().initial_state(1))
+def _states(model: LanguageModel, variables: Any, carry: list[dict], reset: jax.Array) -> list[Any]:
+    """The carried states, restarted where ``reset`` ([B]) from zeros or the learned initial state."""
+    cell = model.rnn.resolved_cell()
+    per_layer = layers.layer_params(variables["params"]["rnn"])
     keep = ~reset[:, None]
-    return [cell_state(**{k: jnp.where(keep, v, jnp.zeros((), v.dtype)) for k, v in c.items()}) for c in carry]
+    states = []
+    for p, c in zip(per_layer, carry):
+        batch = next(iter(c.values())).shape[0]
+        start = cell.initial_state(batch, jnp.float32, params=p)
+        states.append(type(start)(**{k: jnp.where(keep, v, s) for (k, v), s in zip(c.items(), start)}))
+    return states
 
 
 def model_inputs(batch: Mapping[str, Any], carry: Any) -> tuple:
@@ -197,7 +216,7 @@ def model_inputs(batch: Mapping[str, Any], carry: Any) -> tuple:
 def loss_and_metrics(
     model: LanguageModel, variables: Any, batch: Mapping[str, Any], carry: Any, rng: jax.Array, train: bool
 ) -> tuple[jax.Array, tuple[dict[str, jax.Array], Any]]:
-    states = _states(model, carry, batch["reset"])
+    states = _states(model, variables, carry, batch["reset"])
     logits, finals = model.apply(variables, batch["inputs"], states, deterministic=not train, rngs={"dropout": rng})
     xent = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["targets"])
     nats = jnp.mean(xent)
@@ -254,7 +273,7 @@ def generate(
 
     @jax.jit
     def run(prime: jax.Array, key: jax.Array) -> jax.Array:
-        states = [cell.initial_state(1, jnp.float32) for _ in per_layer]
+        states = [cell.initial_state(1, jnp.float32, params=p) for p in per_layer]
         states, logits = jax.lax.scan(advance, states, prime)
 
         def body(carry: Any, key: jax.Array) -> tuple[Any, jax.Array]:

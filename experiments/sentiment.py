@@ -49,7 +49,7 @@ from rnn_research.experiment import Data
 VOCAB_FILE, LABELS_FILE = "vocab.json", "labels.json"
 POOLINGS = ("last", "mean", "max", "attention")
 ENCODERS = ("rnn", "bow")
-TRAINING_ONLY = ("dropout", "word_dropout", "remat", "unroll", "backward")
+TRAINING_ONLY = ("dropout", "word_dropout", "remat", "unroll", "backward", "truncate_every", "scan_mode")
 
 
 # ------------------------------------------------------------------------------------ data

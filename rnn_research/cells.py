@@ -100,8 +100,13 @@ class Cell:
     bias_init: Initializer = dataclasses.field(default=_zeros, repr=False)
     dtype: DType | None = None
     param_dtype: DType = jnp.float32
+    learn_initial_state: bool = False
 
     num_gates: ClassVar[int] = 1
+    # True for cells whose recurrence is elementwise affine in the state (``h_t = a_t * h_{t-1} +
+    # b_t``, with ``a_t, b_t`` from the input alone); these define ``coefficients`` and run as a
+    # parallel scan over time (see :mod:`rnn_research.parallel`).
+    parallel_scan: ClassVar[bool] = False
     state_type: ClassVar[type] = SimpleRNNState
 
     def __post_init__(self) -> None:
@@ -121,11 +126,25 @@ class Cell:
     def param_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
         """Shapes of the parameter dict for inputs of ``input_size`` features."""
         gh = self.num_gates * self.hidden_size
-        return {
+        shapes = {
             "input_kernel": (input_size, gh),
             "recurrent_kernel": (self.hidden_size, gh),
             "bias": (gh,),
         }
+        return self._with_state_shape(shapes)
+
+    def _with_state_shape(self, shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+        """Adds ``initial_state: [S, H]`` (``S`` = state fields) when ``learn_initial_state``."""
+        if self.learn_initial_state:
+            shapes["initial_state"] = (len(self.state_type._fields), self.hidden_size)
+        return shapes
+
+    def _with_initial_state(self, params: Params) -> Params:
+        """Adds the learnable ``initial_state`` (zeros, so training starts from the usual state)."""
+        if self.learn_initial_state:
+            shape = (len(self.state_type._fields), self.hidden_size)
+            params["initial_state"] = jnp.zeros(shape, self.param_dtype)
+        return params
 
     def init(self, key: Array, input_size: int) -> Params:
         """A fresh parameter dict from PRNG ``key``: ``input_kernel [D, G*H]``, ``recurrent_kernel
@@ -142,7 +161,7 @@ class Cell:
             "recurrent_kernel": jnp.concatenate(blocks, axis=1),
             "bias": self.bias_init(k_bias, shapes["bias"], f32),
         }
-        return {k: v.astype(self.param_dtype) for k, v in params.items()}
+        return self._with_initial_state({k: v.astype(self.param_dtype) for k, v in params.items()})
 
     def check_params(self, params: Params) -> int:
         """Validates ``params`` against this cell; returns the input size ``D``."""
@@ -166,11 +185,21 @@ class Cell:
         return d[0]
 
     # ---------------------------------------------------------------- state
-    def initial_state(self, batch_size: int, dtype: DType | None = None) -> State:
-        """Zero state for ``batch_size`` sequences, in ``dtype`` (default: ``param_dtype``)."""
+    def initial_state(self, batch_size: int, dtype: DType | None = None, *, params: Params | None = None) -> State:
+        """The state before the first step of ``batch_size`` sequences, in ``dtype`` (default:
+        ``param_dtype``): zeros, or with ``learn_initial_state`` the learned
+        ``params["initial_state"]`` (``[S, H]``, one row per state field) broadcast to ``[B, H]``."""
         dt = dtype or self.param_dtype
-        zeros = jnp.zeros((batch_size, self.hidden_size), dt)
-        return self.state_type(*([zeros] * len(self.state_type._fields)))
+        if not self.learn_initial_state:
+            zeros = jnp.zeros((batch_size, self.hidden_size), dt)
+            return self.state_type(*([zeros] * len(self.state_type._fields)))
+        if params is None or "initial_state" not in params:
+            raise ValueError(
+                f"{self.name}(learn_initial_state=True).initial_state needs params= holding 'initial_state'"
+            )
+        rows = params["initial_state"]
+        shape = (batch_size, self.hidden_size)
+        return self.state_type(*(jnp.broadcast_to(rows[i].astype(dt)[None, :], shape) for i in range(len(rows))))
 
     def check_state(self, state: Any, batch_size: int | None = None, name: str = "state") -> None:
         """Raises a one-line ``ValueError`` naming ``name`` unless ``state`` is this cell's state
@@ -382,11 +411,26 @@ class GRU(Cell):
         return new, new.h
 
 
-CELLS: dict[str, type[Cell]] = {"simple_rnn": SimpleRNN, "rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
+# The extension cells subclass `Cell`, so they are imported once it exists (their modules import
+# this one); `from rnn_research import cells` then offers every cell.
+from rnn_research.cells_layernorm import LayerNormGRU, LayerNormLSTM  # noqa: E402
+from rnn_research.cells_minimal import MinGRU, MinGRUState, MinLSTM, MinLSTMState  # noqa: E402, F401
+
+CELLS: dict[str, type[Cell]] = {
+    "simple_rnn": SimpleRNN,
+    "rnn": SimpleRNN,
+    "lstm": LSTM,
+    "gru": GRU,
+    "layernorm_lstm": LayerNormLSTM,
+    "layernorm_gru": LayerNormGRU,
+    "mingru": MinGRU,
+    "minlstm": MinLSTM,
+}
 
 
 def make(name: str, hidden_size: int, **kwargs: Any) -> Cell:
-    """Builds a cell by name (``'simple_rnn'``/``'rnn'``, ``'lstm'``, ``'gru'``), for configs."""
+    """Builds a cell by name (``'simple_rnn'``/``'rnn'``, ``'lstm'``, ``'gru'``,
+    ``'layernorm_lstm'``, ``'layernorm_gru'``, ``'mingru'``, ``'minlstm'``), for configs."""
     try:
         cls = CELLS[name.lower()]
     except KeyError:

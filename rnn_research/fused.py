@@ -45,6 +45,7 @@ import jax
 import jax.numpy as jnp
 
 from rnn_research.cells import GRU, LSTM, Cell, SimpleRNN, State
+from rnn_research.parallel import cut_points
 
 Array = jax.Array
 Weights = dict[str, Array]
@@ -64,6 +65,7 @@ class Spec:
     reverse: bool = False
     unroll: int | bool = 1
     chunk: int | None = None
+    truncate_every: int | None = None  # zero dL/d(state) before every k-th step (truncated BPTT)
 
 
 def _sig(x: Array) -> Array:
@@ -215,7 +217,9 @@ def _segment_forward(spec: Spec, w: Weights, state: State, u: Array, valid: Arra
     return final, states, res
 
 
-def _segment_backward(spec: Spec, w_t: Weights, d_final: State, d_hs: Array, prev: State, res, valid, with_pert: bool):
+def _segment_backward(
+    spec: Spec, w_t: Weights, d_final: State, d_hs: Array, prev: State, res, valid, with_pert: bool, cut=None
+):
     """Backward scan over one segment, given ``dL/dh_t`` from outside (``d_hs: [N, B, H]``);
     returns ``(dL/d(entering state), du [N, B, G*H], dv [N, B, G*H], dpert [N, B, H] or None,
     bias_grads)``. The bias gradients (sums of ``du``, and of ``dv``'s ``n`` block for the
@@ -227,7 +231,7 @@ def _segment_backward(spec: Spec, w_t: Weights, d_final: State, d_hs: Array, pre
 
     def body(carry: tuple, inputs: tuple) -> tuple[tuple, tuple]:
         d, sums = carry
-        d_h_t, res_t, prev_t, valid_t = inputs
+        d_h_t, res_t, prev_t, valid_t, cut_t = inputs
         d = d._replace(h=d.h + d_h_t.astype(acc))
         d_prev, du, dv = _step_backward(spec.cell, w_t, res_t, prev_t, d)
         dp = d.h if with_pert else None
@@ -236,6 +240,8 @@ def _segment_backward(spec: Spec, w_t: Weights, d_final: State, d_hs: Array, pre
             d_prev = jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), d_prev, d)
             du, dv = jnp.where(keep, du, 0.0), jnp.where(keep, dv, 0.0)
             dp = None if dp is None else jnp.where(keep, dp, 0.0)
+        if cut_t is not None:  # truncated BPTT: nothing flows into the state before this step
+            d_prev = jax.tree_util.tree_map(lambda x: jnp.where(cut_t, jnp.zeros((), x.dtype), x), d_prev)
         sums = dict(sums, bias=sums["bias"] + jnp.sum(du, axis=0, dtype=out))
         if with_rbias:
             sums["recurrent_bias"] = sums["recurrent_bias"] + jnp.sum(dv[:, 2 * hid :], axis=0, dtype=out)
@@ -246,7 +252,7 @@ def _segment_backward(spec: Spec, w_t: Weights, d_final: State, d_hs: Array, pre
     if with_rbias:
         sums["recurrent_bias"] = jnp.zeros((hid,), out)
     (d_init, sums), (du, dv, dp) = jax.lax.scan(
-        body, (d_final, sums), (d_hs, res, prev, valid), reverse=not spec.reverse, unroll=spec.unroll
+        body, (d_final, sums), (d_hs, res, prev, valid, cut), reverse=not spec.reverse, unroll=spec.unroll
     )
     return d_init, du, dv if with_rbias else du, dp, sums
 
@@ -357,7 +363,8 @@ def _recurrence_bwd(spec: Spec, residuals, cotangents):
     k = _chunk_size(spec, xs.shape[0])
     if k is None:
         prev = _shift(states, init, spec.reverse)
-        d_init, du, dv, dp, sums = _segment_backward(spec, w_t, d_final, d_hs, prev, saved, valid, with_pert)
+        cut = _cuts(spec, xs.shape[0])
+        d_init, du, dv, dp, sums = _segment_backward(spec, w_t, d_final, d_hs, prev, saved, valid, with_pert, cut)
         du = du.astype(dt)
         dx, grads = _input_grads(params, xs, du)
         grads.update(_weight_grads(spec.cell, w, prev.h, saved, dv), **sums)
@@ -375,15 +382,19 @@ def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, entering, d_f
     time = xs.shape[0]
     x_c, valid_c, pert_c, n = _pad_to_chunks(xs, valid, pert, k)
     d_hs_c = _pad_to_chunks(d_hs, None, None, k)[0]
+    cut = _cuts(spec, time)
+    cut_c = None if cut is None else _pad_to_chunks(cut[:, None], None, None, k)[0][:, :, 0]
     with_pert = pert is not None
 
     def outer(carry: tuple, inputs: tuple) -> tuple[tuple, tuple]:
         d, grads = carry
-        x_i, valid_i, pert_i, enter_i, d_hs_i = inputs
+        x_i, valid_i, pert_i, enter_i, d_hs_i, cut_i = inputs
         u_i = _project(spec.cell, params, x_i)
         _, states_i, res_i = _segment_forward(spec, w, enter_i, u_i, valid_i, pert_i)
         prev_i = _shift(states_i, enter_i, spec.reverse)
-        d_enter, du_i, dv_i, dp_i, sums = _segment_backward(spec, w_t, d, d_hs_i, prev_i, res_i, valid_i, with_pert)
+        d_enter, du_i, dv_i, dp_i, sums = _segment_backward(
+            spec, w_t, d, d_hs_i, prev_i, res_i, valid_i, with_pert, cut_i
+        )
         dx_i, chunk_grads = _input_grads(params, x_i, du_i.astype(u_i.dtype))
         chunk_grads.update(_weight_grads(spec.cell, w, prev_i.h, res_i, dv_i), **sums)
         grads = {key: g + chunk_grads[key].astype(g.dtype) for key, g in grads.items()}
@@ -394,11 +405,18 @@ def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, entering, d_f
     acc = jnp.promote_types(w["recurrent_kernel"].dtype, d_final[0].dtype)
     d0 = jax.tree_util.tree_map(lambda x: x.astype(acc), d_final)
     (d_init, grads), (dx, dp) = jax.lax.scan(
-        outer, (d0, grads0), (x_c, valid_c, pert_c, entering, d_hs_c), reverse=not spec.reverse
+        outer, (d0, grads0), (x_c, valid_c, pert_c, entering, d_hs_c, cut_c), reverse=not spec.reverse
     )
     dx = dx.reshape((n * k,) + dx.shape[2:])[:time]
     dp = None if dp is None else dp.reshape((n * k,) + dp.shape[2:])[:time]
     return d_init, dx, grads, dp
+
+
+def _cuts(spec: Spec, time: int) -> Array | None:
+    """``[T]`` bool, true before the steps where truncation stops the gradient, or ``None``."""
+    if spec.truncate_every is None or spec.truncate_every >= time:
+        return None
+    return jnp.asarray(cut_points(time, spec.truncate_every, spec.reverse))
 
 
 def _grad_dtype(x: Array) -> Any:

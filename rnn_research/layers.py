@@ -53,8 +53,14 @@ class RNN(nn.Module):
       weight_drop: DropConnect rate on the recurrent kernels (AWD-LSTM), when not deterministic.
       return_state: return ``(final_states, ys)`` instead of ``ys``; ``final_states`` is a
         list with one state per layer (``(fw, bw)`` pairs when bidirectional).
-      unroll, remat, backward: passed to :func:`rnn_research.recurrent.unroll` (``backward``:
-        ``"custom"``, the hand-written backward pass, or ``"autodiff"``).
+      unroll, remat, backward, truncate_every, mode: passed to
+        :func:`rnn_research.recurrent.unroll` (``backward``: ``"custom"``, the hand-written
+        backward pass, or ``"autodiff"``; ``mode``: ``"auto"``, ``"sequential"`` or
+        ``"parallel"``, for minGRU/minLSTM).
+
+    A cell with ``learn_initial_state=True`` keeps its learned initial state in each layer's
+    params (``"initial_state"``); it is used wherever ``initial_states`` is not given and after
+    every reset (``resets: [B, T]`` bool, restarting the state before step ``t``).
     """
 
     cell: str | cells.Cell = "lstm"
@@ -69,6 +75,8 @@ class RNN(nn.Module):
     unroll: int = 1
     remat: bool | int = False
     backward: str = "custom"
+    truncate_every: int | None = None
+    mode: str = "auto"
 
     def resolved_cell(self) -> cells.Cell:
         """The :class:`~rnn_research.cells.Cell` this layer runs (built from ``cell`` and ``hidden_size``)."""
@@ -90,8 +98,10 @@ class RNN(nn.Module):
         initial_states: Sequence[Any] | None = None,
         *,
         deterministic: bool = True,
+        resets: Array | None = None,
     ) -> Any:
-        """``xs``: ``[B, T, D]``; ``lengths``: optional ``[B]``; see the class docstring for outputs."""
+        """``xs``: ``[B, T, D]``; ``lengths``: optional ``[B]``; ``resets``: optional ``[B, T]``
+        bool; see the class docstring for outputs."""
         cell = self.resolved_cell()
         xs = jnp.asarray(xs)
         if xs.ndim != 3:
@@ -140,6 +150,9 @@ class RNN(nn.Module):
             remat=self.remat,
             perturbations=perturbations,
             backward=self.backward,
+            resets=resets,
+            truncate_every=self.truncate_every,
+            mode=self.mode,
         )
         return (finals, ys) if self.return_state else ys
 

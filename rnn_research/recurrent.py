@@ -31,11 +31,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from rnn_research import _checks, fused
+from rnn_research import parallel as _parallel
 from rnn_research.cells import Cell, Params, State
 
 Array = jax.Array
 MERGES = ("concat", "sum")
 BACKWARDS = ("custom", "autodiff")
+MODES = ("auto", "sequential", "parallel")
 
 
 def _valid_mask(lengths: Array, time: int) -> Array:
@@ -55,6 +57,9 @@ def unroll(
     remat: bool | int = False,
     perturbation: Array | None = None,
     backward: str = "custom",
+    resets: Array | None = None,
+    truncate_every: int | None = None,
+    mode: str = "auto",
 ) -> tuple[State, Array]:
     """Runs ``cell`` over ``xs: [B, T, D]``; returns ``(final_state, ys: [B, T, H])``.
 
@@ -79,6 +84,19 @@ def unroll(
         one matmul after the backward scan); other cells, and ``"autodiff"``, use JAX's
         autodiff of the scan. Both give the same values and gradients; forward-mode
         differentiation (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``) needs ``"autodiff"``.
+        ``resets`` and the layer-normalised cells always use autodiff.
+      resets: optional ``[B, T]`` bool: where true, the state is restarted from the initial state
+        before step ``t`` (as Haiku's ``ResetCore``), so several segments packed in one row run
+        as if apart. With ``reverse``, a segment is read from its end: the restart happens before
+        the last step of each segment (before ``t`` where ``resets[:, t + 1]``). Resets at padded
+        steps are ignored.
+      truncate_every: stop the gradient into the state before every ``k``-th step (counted in the
+        order of processing, from the start of the padded array): truncated backpropagation
+        through time within one scan, equal to running ``k``-step chunks one after another with
+        each chunk's entering state under ``stop_gradient``. Values are unchanged.
+      mode: ``"auto"`` (parallel for cells with ``parallel_scan``, else sequential),
+        ``"sequential"`` (``lax.scan`` of ``cell.step``) or ``"parallel"`` (an associative scan
+        over time, :mod:`rnn_research.parallel`; only for ``parallel_scan`` cells: minGRU, minLSTM).
     """
     cell.check_params(params)
     xs = jnp.asarray(xs)
@@ -86,9 +104,11 @@ def unroll(
     _checks.require_floating("xs", xs)
     batch, time = _checks.shape_of(xs)[:2]
     if initial_state is None:
-        initial_state = cell.initial_state(batch)
+        initial_state = cell.initial_state(batch, params=params)
     else:
         cell.check_state(initial_state, batch_size=batch, name="initial_state")
+    parallel = _resolve_mode(cell, mode)
+    truncate_every = _truncation(truncate_every)
 
     mask = None
     if lengths is not None:
@@ -110,14 +130,69 @@ def unroll(
             )
         perturbation = jnp.swapaxes(perturbation, 0, 1)
     valid = None if mask is None else mask.T
+    restarts = None if resets is None else _restarts(resets, batch, time, reverse, valid)
 
-    if backward == "custom" and fused.supports(cell):
-        spec = fused.Spec(cell, reverse=reverse, unroll=unroll, chunk=chunk)
-        final_state, hs = fused.recurrence(spec, xs_t, params, initial_state, valid, perturbation)
-        ys = hs if valid is None else jnp.where(valid[:, :, None], hs, jnp.zeros((), hs.dtype))
-        return final_state, jnp.swapaxes(ys, 0, 1)
-    final_state, ys = _scan_autodiff(cell, params, xs_t, initial_state, valid, perturbation, reverse, unroll, chunk)
+    if parallel:
+        final_state, hs = _parallel.recurrence(
+            cell,
+            params,
+            xs_t,
+            initial_state,
+            valid=valid,
+            resets=restarts,
+            perturbation=perturbation,
+            reverse=reverse,
+            truncate_every=truncate_every,
+            remat=chunk is not None,
+        )
+    elif backward == "custom" and fused.supports(cell) and restarts is None:
+        spec = fused.Spec(cell, reverse=reverse, unroll=unroll, chunk=chunk, truncate_every=truncate_every)
+        weights = {k: v for k, v in params.items() if k != "initial_state"}  # its gradient flows via the state
+        final_state, hs = fused.recurrence(spec, xs_t, weights, initial_state, valid, perturbation)
+    else:
+        final_state, hs = _scan_autodiff(
+            cell,
+            params,
+            xs_t,
+            initial_state,
+            {"valid": valid, "perturbation": perturbation, "reset": restarts},
+            reverse=reverse,
+            unroll=unroll,
+            chunk=chunk,
+            truncate_every=truncate_every,
+        )
+    ys = hs if valid is None else jnp.where(valid[:, :, None], hs, jnp.zeros((), hs.dtype))
     return final_state, jnp.swapaxes(ys, 0, 1)
+
+
+def _resolve_mode(cell: Cell, mode: str) -> bool:
+    """True when the unroll runs as a parallel scan."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if mode == "parallel" and not cell.parallel_scan:
+        raise ValueError(f"mode='parallel' needs a cell with an affine recurrence (mingru, minlstm), not {cell.name}")
+    return cell.parallel_scan and mode != "sequential"
+
+
+def _truncation(every: int | None) -> int | None:
+    if every is None or every == 0:
+        return None
+    if isinstance(every, (bool, np.bool_)) or not isinstance(every, (int, np.integer)) or every < 1:
+        raise ValueError(f"truncate_every must be a positive int (steps between gradient cuts) or None, got {every!r}")
+    return int(every)
+
+
+def _restarts(resets: Array, batch: int, time: int, reverse: bool, valid: Array | None) -> Array:
+    """Time-major ``[T, B]`` bool: restart from the initial state before processing step ``t``."""
+    if _checks.shape_of(resets) != (batch, time):
+        raise ValueError(f"resets must have shape {(batch, time)} [B, T], got {_checks.shape_of(resets)}")
+    dtype = jnp.result_type(resets)
+    if not (jnp.issubdtype(dtype, jnp.bool_) or jnp.issubdtype(dtype, jnp.integer)):
+        raise ValueError(f"resets must be bool (or 0/1 integers), got dtype {dtype}")
+    restarts = jnp.asarray(resets).astype(bool).T
+    if reverse:  # a segment read backwards starts at its last step, the one before the next reset
+        restarts = jnp.concatenate([restarts[1:], jnp.zeros((1, batch), bool)])
+    return restarts if valid is None else restarts & valid
 
 
 def _remat_chunk(remat: bool | int, time: int) -> int | None:
@@ -136,17 +211,24 @@ def _scan_autodiff(
     params: Params,
     xs: Array,
     initial_state: State,
-    valid: Array | None,
-    perturbation: Array | None,
+    per_step: dict[str, Array | None],
+    *,
     reverse: bool,
     unroll: int | bool,
     chunk: int | None,
+    truncate_every: int | None,
 ) -> tuple[State, Array]:
     """The plain ``lax.scan`` over ``cell.step`` on time-major ``xs: [T, B, D]``, differentiated by
-    JAX (any cell). The input projection of all steps is one matmul before the scan, or, with
-    ``chunk``, one per chunk inside the checkpoint, so that it is recomputed rather than saved."""
+    JAX (any cell). ``per_step`` holds the optional time-major ``valid``/``reset`` ``[T, B]`` and
+    ``perturbation`` ``[T, B, H]``. The input projection of all steps is one matmul before the
+    scan, or, with ``chunk``, one per chunk inside the checkpoint (recomputed, not saved)."""
 
     def body(state: State, inputs: dict[str, Array]) -> tuple[State, Array]:
+        if "cut" in inputs:
+            state = jax.tree_util.tree_map(lambda s: jnp.where(inputs["cut"], jax.lax.stop_gradient(s), s), state)
+        if "reset" in inputs:
+            restart = inputs["reset"][:, None]
+            state = jax.tree_util.tree_map(lambda s, s0: jnp.where(restart, s0, s), state, initial_state)
         new_state, h = cell.step(params, state, inputs["x"])
         if "perturbation" in inputs:
             h = h + inputs["perturbation"].astype(h.dtype)
@@ -158,11 +240,9 @@ def _scan_autodiff(
         return new_state, jnp.where(keep, h, jnp.zeros((), h.dtype))
 
     time, batch = xs.shape[:2]
-    scanned = {"x": xs}
-    if valid is not None:
-        scanned["valid"] = valid
-    if perturbation is not None:
-        scanned["perturbation"] = perturbation
+    scanned = {"x": xs, **{k: v for k, v in per_step.items() if v is not None}}
+    if truncate_every is not None:
+        scanned["cut"] = jnp.asarray(_parallel.cut_points(time, truncate_every, reverse))
     if chunk is None or chunk >= time:
         if chunk is not None:
             body = jax.checkpoint(body)
@@ -210,6 +290,9 @@ def bidirectional(
     remat: bool | int = False,
     perturbation: dict[str, Array] | None = None,
     backward: str = "custom",
+    resets: Array | None = None,
+    truncate_every: int | None = None,
+    mode: str = "auto",
 ) -> tuple[tuple[State, State], Array]:
     """Forward and reverse unrolls of ``xs: [B, T, D]``, merged.
 
@@ -218,13 +301,22 @@ def bidirectional(
     ``[B, T, 2H]`` (``merge="concat"``, forward first) or ``[B, T, H]`` (``merge="sum"``).
     With ``lengths``, the backward direction reads each valid prefix from its end.
     ``perturbation``: optional ``{"forward": [B, T, H], "backward": [B, T, H]}``; ``unroll``,
-    ``remat`` and ``backward`` as in :func:`unroll`.
+    ``remat``, ``backward``, ``resets`` ``[B, T]`` (each segment of a packed row is read forwards
+    and backwards on its own), ``truncate_every`` and ``mode`` as in :func:`unroll`.
     """
     if merge not in MERGES:
         raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
     _checks.require_keys("bidirectional params", params, ("forward", "backward"))
     fw_init, bw_init = (None, None) if initial_state is None else initial_state
-    kwargs = dict(lengths=lengths, unroll=unroll, remat=remat, backward=backward)
+    kwargs = dict(
+        lengths=lengths,
+        unroll=unroll,
+        remat=remat,
+        backward=backward,
+        resets=resets,
+        truncate_every=truncate_every,
+        mode=mode,
+    )
     fw_pert, bw_pert = (None, None) if perturbation is None else (perturbation["forward"], perturbation["backward"])
     fw_final, fw_ys = _unroll(cell, params["forward"], xs, fw_init, reverse=False, perturbation=fw_pert, **kwargs)
     bw_final, bw_ys = _unroll(cell, params["backward"], xs, bw_init, reverse=True, perturbation=bw_pert, **kwargs)
@@ -299,6 +391,9 @@ def stacked(
     remat: bool | int = False,
     perturbations: Sequence[Any] | None = None,
     backward: str = "custom",
+    resets: Array | None = None,
+    truncate_every: int | None = None,
+    mode: str = "auto",
 ) -> tuple[list[Any], Array]:
     """A multi-layer (optionally bidirectional) RNN, as ``torch.nn.LSTM(num_layers=...)``.
 
@@ -312,7 +407,7 @@ def stacked(
       weight_drop: DropConnect on each layer's ``recurrent_kernel`` (AWD-LSTM, Merity et al.
         2018): one mask per call, shared by every step and sequence; needs ``dropout_rng``.
       perturbations: ``None`` or one per layer (see :func:`unroll` and :func:`bidirectional`).
-      unroll, remat, backward: as in :func:`unroll`, for every layer.
+      unroll, remat, backward, resets, truncate_every, mode: as in :func:`unroll`, for every layer.
 
     Returns:
       ``(final_states, ys)``: a list with each layer's final state (pairs when
@@ -333,7 +428,15 @@ def stacked(
         if weight_drop > 0.0 and weight_rngs[layer] is not None:
             layer_params = _drop_recurrent_weights(weight_rngs[layer], weight_drop, layer_params)
         init = None if initial_states is None else initial_states[layer]
-        kwargs = dict(lengths=lengths, unroll=unroll, remat=remat, backward=backward)
+        kwargs = dict(
+            lengths=lengths,
+            unroll=unroll,
+            remat=remat,
+            backward=backward,
+            resets=resets,
+            truncate_every=truncate_every,
+            mode=mode,
+        )
         pert = None if perturbations is None else perturbations[layer]
         if bidirectional:
             final, ys = _bidirectional(cell, layer_params, ys, init, merge=merge, perturbation=pert, **kwargs)

@@ -18,6 +18,9 @@ Usable from a notebook::
 from __future__ import annotations
 
 import json
+import operator
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +41,25 @@ RESUMABLE_CHANGES = (
     "train.log_every",
     "train.plots",
     "train.early_stopping_evals",
+    "train.stop_when",
     # How the same function is computed (the backward pass, scan unrolling, rematerialisation):
     "model.backward",
     "model.unroll",
     "model.remat",
+    "model.scan_mode",
 )
+
+
+# Fields added to the base config after workdirs were written: a saved config without one ran
+# with this value, so it still resumes (and still loads for inference).
+ADDED_FIELDS = {"model.learn_initial_state": False, "model.truncate_every": 0, "model.scan_mode": "auto"}
+
+
+def with_added_fields(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flat ``saved`` config with the :data:`ADDED_FIELDS` it lacks (those ``now`` has) filled in;
+    ``prefix`` is stripped from their names (``"model."`` for a ``model`` sub-dict)."""
+    added = {k.removeprefix(prefix): v for k, v in ADDED_FIELDS.items() if k.startswith(prefix)}
+    return {**{k: v for k, v in added.items() if k in now}, **saved}
 
 
 class NonFiniteError(RuntimeError):
@@ -78,8 +95,8 @@ def check_config_for_resume(config: ml_collections.ConfigDict, workdir: Path) ->
     path = workdir / "config.json"
     current = json.loads(config.to_json_best_effort())
     if path.exists():
-        saved = _flatten(json.loads(path.read_text()))
         now = _flatten(current)
+        saved = with_added_fields(_flatten(json.loads(path.read_text())), now)
         changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
         refused = [k for k in changed if k not in RESUMABLE_CHANGES]
         if refused:
@@ -88,6 +105,28 @@ def check_config_for_resume(config: ml_collections.ConfigDict, workdir: Path) ->
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(current, indent=2, sort_keys=True))
     tmp.replace(path)
+
+
+_STOP_WHEN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
+_COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
+def parse_stop_when(text: str) -> Callable[[dict[str, float]], bool] | None:
+    """``train.stop_when`` (``"mse<0.01"``, ``"copy_accuracy>=0.99"``; empty: never) -> a test on
+    the first eval set's metrics. A malformed value is a one-line error naming the key."""
+    if not text:
+        return None
+    match = _STOP_WHEN.match(text)
+    if match is None:
+        raise ValueError(f"train.stop_when={text!r} must read '<metric><op><number>' with op one of <, <=, >, >=")
+    name, op, value = match.group(1), _COMPARE[match.group(2)], float(match.group(3))
+
+    def met(values: dict[str, float]) -> bool:
+        if name not in values:
+            raise ValueError(f"train.stop_when names {name!r}, which is not an eval metric ({sorted(values)})")
+        return bool(op(values[name], value))
+
+    return met
 
 
 def total_steps(config: ml_collections.ConfigDict, info: dict[str, Any]) -> int:
@@ -312,6 +351,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
     train_step, eval_step = h.make_train_step(), h.make_eval_step()
     diag_fn = h.make_diagnostics(state.params, first_batch)
     sign = 1.0 if tc.best_mode == "min" else -1.0
+    target_met = parse_stop_when(tc.get("stop_when", ""))
     history: list[dict[str, Any]] = []
 
     def record_diagnostics(step: int) -> None:
@@ -356,6 +396,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
                 meta["evals_without_improvement"] += 1
             ckpt.save_best(step, state, meta, {tc.best_metric: value})
             if tc.early_stopping_evals and meta["evals_without_improvement"] >= tc.early_stopping_evals:
+                meta["stopped_early"] = True
+            if target_met is not None and target_met(first):
                 meta["stopped_early"] = True
         if step % checkpoint_every == 0 or step == num_steps or meta["stopped_early"]:
             ckpt.save(step, state, meta)

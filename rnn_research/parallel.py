@@ -1,0 +1,131 @@
+"""Parallel-in-time execution of affine recurrences ``h_t = a_t * h_{t-1} + b_t``.
+
+The cells with ``parallel_scan = True`` (:class:`~rnn_research.cells.MinGRU`,
+:class:`~rnn_research.cells.MinLSTM`) compute ``(log a_t, b_t)`` from the inputs alone. The
+maps ``h -> a h + b`` compose associatively::
+
+    (log a_1, b_1) then (log a_2, b_2)  =  (log a_1 + log a_2,  exp(log a_2) * b_1 + b_2)
+
+so ``jax.lax.associative_scan`` gives every prefix composition ``(A_t, B_t)`` in ``O(log T)``
+depth, and ``h_t = exp(A_t) * h_0 + B_t``. Decays are multiplied as sums of logs, so a long
+product of gates close to 1 does not round away, and one that underflows goes to 0 (a forgotten
+state), never to NaN. No step divides by a cumulative product, so the result matches the
+sequential ``lax.scan`` of ``cell.step`` to float rounding.
+
+Every option of :func:`rnn_research.recurrent.unroll` maps onto the affine form:
+
+* a padded (invalid) step is the identity ``(0, 0)``: the state is frozen through it;
+* a reset before step ``t`` restarts from the initial state ``s``: ``(-inf, a_t s + b_t)``;
+* a perturbation ``p_t`` of ``h_t`` adds to ``b_t``;
+* ``reverse`` flips time, scans, and flips back;
+* truncated gradients every ``k`` steps: the scan runs within ``k``-step chunks from each
+  chunk's entering state, and the entering states (a second scan over the chunk maps) enter
+  under ``stop_gradient``, which is exactly the chunk-by-chunk computation;
+* ``remat``: the whole scan is recomputed in the backward pass (only its inputs are saved).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rnn_research.cells import Cell, Params, State
+
+Array = jax.Array
+
+
+def compose(earlier: tuple[Array, Array], later: tuple[Array, Array]) -> tuple[Array, Array]:
+    """The affine map ``later o earlier`` of two ``(log a, b)`` pairs (any matching shapes)."""
+    log_a1, b1 = earlier
+    log_a2, b2 = later
+    return log_a1 + log_a2, jnp.exp(log_a2) * b1 + b2
+
+
+def prefix_scan(log_a: Array, b: Array, h0: Array) -> Array:
+    """``h_t = exp(log_a_t) * h_{t-1} + b_t`` for all ``t`` along axis 0 of ``log_a, b: [T, ...]``,
+    from ``h0`` (broadcastable to ``[...]``); returns ``[T, ...]``."""
+    cum_log_a, cum_b = jax.lax.associative_scan(compose, (log_a, b), axis=0)
+    return jnp.exp(cum_log_a) * h0[None] + cum_b
+
+
+def truncated_prefix_scan(log_a: Array, b: Array, h0: Array, every: int) -> Array:
+    """As :func:`prefix_scan`, with the gradient into the state stopped before every ``every``-th
+    step (steps ``every, 2*every, ...``): each ``every``-step chunk starts from its entering
+    state under ``stop_gradient`` (the first chunk from ``h0``, which keeps its gradient)."""
+    time = log_a.shape[0]
+    n = -(-time // every)
+    pad = n * every - time
+
+    def chunks(x: Array) -> Array:  # identity maps (0, 0) pad the last chunk
+        x = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
+        return x.reshape((n, every) + x.shape[1:])
+
+    cum_log_a, cum_b = jax.lax.associative_scan(compose, (chunks(log_a), chunks(b)), axis=1)
+    # Each chunk's whole map, composed over chunks, gives the state entering chunks 1..n-1.
+    ends = prefix_scan(cum_log_a[:, -1], cum_b[:, -1], h0)[:-1]
+    entering = jnp.concatenate([jnp.broadcast_to(h0, ends.shape[1:])[None], jax.lax.stop_gradient(ends)])
+    hs = jnp.exp(cum_log_a) * entering[:, None] + cum_b
+    return hs.reshape((n * every,) + hs.shape[2:])[:time]
+
+
+def recurrence(
+    cell: Cell,
+    params: Params,
+    xs: Array,
+    initial_state: State,
+    *,
+    valid: Array | None = None,
+    resets: Array | None = None,
+    perturbation: Array | None = None,
+    reverse: bool = False,
+    truncate_every: int | None = None,
+    remat: bool = False,
+) -> tuple[State, Array]:
+    """Runs a ``parallel_scan`` cell over time-major ``xs: [T, B, D]`` in parallel over time.
+
+    ``valid``, ``resets``: ``[T, B]`` bool or ``None`` (a reset applies before the step, in the
+    direction of processing, and only at valid steps); ``perturbation``: ``[T, B, H]`` or ``None``.
+    Returns ``(final_state, hs [T, B, H])`` with ``hs`` frozen through invalid steps.
+    """
+
+    def run(params: Params, xs: Array, h0: Array, valid: Any, resets: Any, perturbation: Any) -> Array:
+        projected = cell.project(params, xs)
+        acc = jnp.promote_types(projected.dtype, h0.dtype)
+        log_a, b = cell.coefficients(projected, acc)
+        h0 = h0.astype(acc)
+        if perturbation is not None:
+            b = b + perturbation.astype(acc)
+        if resets is not None:
+            restart = resets[:, :, None]
+            b = jnp.where(restart, jnp.exp(log_a) * h0[None] + b, b)
+            log_a = jnp.where(restart, -jnp.inf, log_a)
+        if valid is not None:
+            keep = valid[:, :, None]
+            log_a = jnp.where(keep, log_a, jnp.zeros((), acc))
+            b = jnp.where(keep, b, jnp.zeros((), acc))
+        if reverse:
+            log_a, b = log_a[::-1], b[::-1]
+        if truncate_every is None or truncate_every >= log_a.shape[0]:
+            hs = prefix_scan(log_a, b, h0)
+        else:
+            hs = truncated_prefix_scan(log_a, b, h0, truncate_every)
+        return hs[::-1] if reverse else hs
+
+    if remat:
+        run = jax.checkpoint(run)
+    (h0,) = initial_state
+    hs = run(params, xs, h0, valid, resets, perturbation).astype(h0.dtype)
+    final = hs[0] if reverse else hs[-1]
+    return type(initial_state)(final), hs
+
+
+def cut_points(time: int, every: int, reverse: bool) -> np.ndarray:
+    """``[T]`` bool: true at the steps before which truncation stops the gradient (every
+    ``every``-th step in the order of processing, not the first)."""
+    order = np.arange(time)
+    if reverse:
+        order = time - 1 - order
+    return (order % every == 0) & (order > 0)
