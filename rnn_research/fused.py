@@ -370,7 +370,8 @@ def _recurrence_bwd(spec: Spec, residuals, cotangents):
         grads.update(_weight_grads(spec.cell, w, prev.h, saved, dv), **sums)
     else:
         d_init, dx, grads, dp = _chunked_backward(spec, params, w, w_t, xs, valid, pert, saved, d_final, d_hs, k)
-    d_params = {key: grads[key].astype(v.dtype) for key, v in params.items()}
+    # A learned "initial_state" entry is not read here: its gradient flows through `init`.
+    d_params = {key: grads[key].astype(v.dtype) if key in grads else jnp.zeros_like(v) for key, v in params.items()}
     d_init = type(init)(*(d.astype(s.dtype) for d, s in zip(d_init, init)))
     d_pert = None if pert is None else dp.astype(pert.dtype)
     return dx.astype(xs.dtype), d_params, d_init, None, d_pert
@@ -401,7 +402,7 @@ def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, entering, d_f
         return (d_enter, grads), (dx_i, dp_i)
 
     # Accumulators at least float32, and as wide as each parameter (float64 under x64).
-    grads0 = {key: jnp.zeros(v.shape, _grad_dtype(v)) for key, v in params.items()}
+    grads0 = {key: jnp.zeros(v.shape, _grad_dtype(v)) for key, v in params.items() if key != "initial_state"}
     acc = jnp.promote_types(w["recurrent_kernel"].dtype, d_final[0].dtype)
     d0 = jax.tree_util.tree_map(lambda x: x.astype(acc), d_final)
     (d_init, grads), (dx, dp) = jax.lax.scan(

@@ -117,6 +117,8 @@ def recurrence(
     if remat:
         run = jax.checkpoint(run)
     (h0,) = initial_state
+    if xs.shape[0] == 0:
+        return initial_state, jnp.zeros((0,) + h0.shape, h0.dtype)
     hs = run(params, xs, h0, valid, resets, perturbation).astype(h0.dtype)
     final = hs[0] if reverse else hs[-1]
     return type(initial_state)(final), hs

@@ -147,8 +147,7 @@ def unroll(
         )
     elif backward == "custom" and fused.supports(cell) and restarts is None:
         spec = fused.Spec(cell, reverse=reverse, unroll=unroll, chunk=chunk, truncate_every=truncate_every)
-        weights = {k: v for k, v in params.items() if k != "initial_state"}  # its gradient flows via the state
-        final_state, hs = fused.recurrence(spec, xs_t, weights, initial_state, valid, perturbation)
+        final_state, hs = fused.recurrence(spec, xs_t, params, initial_state, valid, perturbation)
     else:
         final_state, hs = _scan_autodiff(
             cell,

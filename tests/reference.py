@@ -49,6 +49,59 @@ def gru_step(params: dict, h: np.ndarray, x: np.ndarray, reset_after: bool = Tru
     return (1.0 - z) * n + z * h
 
 
+def layer_norm(a: np.ndarray, gain: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """Ba et al. (2016): normalise over the units of ``a [B, H]``, then scale by ``gain [H]``."""
+    mu = a.mean(axis=-1, keepdims=True)
+    sigma = np.sqrt(((a - mu) ** 2).mean(axis=-1, keepdims=True) + eps)
+    return gain * (a - mu) / sigma
+
+
+def _gains(params: dict, key: str, num_gates: int) -> list:
+    return np.split(np.asarray(params[key], np.float64), num_gates)
+
+
+def layernorm_lstm_step(params: dict, h: np.ndarray, c: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LSTM with each gate's input and recurrent pre-activations layer-normalised apart, and the
+    cell normalised before the output tanh (Ba et al. 2016, eqs. 20-22; per-gate statistics)."""
+    wx, wh, b = gate_blocks(params, 4)
+    gx, gh = _gains(params, "input_norm_scale", 4), _gains(params, "recurrent_norm_scale", 4)
+    a = [layer_norm(x @ wx[k], gx[k]) + layer_norm(h @ wh[k], gh[k]) + b[k] for k in range(4)]
+    i, f, g, o = sigmoid(a[0]), sigmoid(a[1]), np.tanh(a[2]), sigmoid(a[3])
+    c_new = f * c + i * g
+    gc, bc = (np.asarray(params[k], np.float64) for k in ("cell_norm_scale", "cell_norm_bias"))
+    return o * np.tanh(layer_norm(c_new, gc) + bc), c_new
+
+
+def layernorm_gru_step(params: dict, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+    wx, wh, b = gate_blocks(params, 3)
+    gx, gh = _gains(params, "input_norm_scale", 3), _gains(params, "recurrent_norm_scale", 3)
+    u = [layer_norm(x @ wx[k], gx[k]) + b[k] for k in range(3)]
+    v = [layer_norm(h @ wh[k], gh[k]) for k in range(3)]
+    r, z = sigmoid(u[0] + v[0]), sigmoid(u[1] + v[1])
+    n = np.tanh(u[2] + r * (v[2] + np.asarray(params["recurrent_bias"], np.float64)))
+    return (1.0 - z) * n + z * h
+
+
+def _input_blocks(params: dict, x: np.ndarray, num_gates: int) -> list:
+    wx = np.split(np.asarray(params["input_kernel"], np.float64), num_gates, axis=1)
+    b = np.split(np.asarray(params["bias"], np.float64), num_gates)
+    return [x @ w + bias for w, bias in zip(wx, b)]
+
+
+def mingru_step(params: dict, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Feng et al. (2024), minGRU: z = sigmoid(Linear(x)), h~ = Linear(x), h = (1 - z) h + z h~."""
+    k_z, candidate = _input_blocks(params, x, 2)
+    z = sigmoid(k_z)
+    return (1.0 - z) * h + z * candidate
+
+
+def minlstm_step(params: dict, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Feng et al. (2024), minLSTM with normalised gates f / (f + i), i / (f + i)."""
+    k_f, k_i, candidate = _input_blocks(params, x, 3)
+    f, i = sigmoid(k_f), sigmoid(k_i)
+    return f / (f + i) * h + i / (f + i) * candidate
+
+
 def run(cell, params: dict, xs: np.ndarray, state: tuple) -> tuple[tuple, np.ndarray]:
     """Loops the reference step of ``cell`` over ``xs [B, T, D]``; ``state`` is a tuple of
     ``[B, H]`` arrays in the cell's state order. Returns ``(final_state, ys [B, T, H])``."""
@@ -64,6 +117,14 @@ def run(cell, params: dict, xs: np.ndarray, state: tuple) -> tuple[tuple, np.nda
             state = lstm_step(params, state[0], state[1], x)
         elif name == "GRU":
             state = (gru_step(params, state[0], x, cell.reset_after),)
+        elif name == "LayerNormLSTM":
+            state = layernorm_lstm_step(params, state[0], state[1], x)
+        elif name == "LayerNormGRU":
+            state = (layernorm_gru_step(params, state[0], x),)
+        elif name == "MinGRU":
+            state = (mingru_step(params, state[0], x),)
+        elif name == "MinLSTM":
+            state = (minlstm_step(params, state[0], x),)
         else:
             raise ValueError(name)
         ys.append(state[0])

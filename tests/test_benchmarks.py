@@ -20,24 +20,31 @@ def long_memory(tmp_path, *flags):
 
 @pytest.mark.slow
 def test_long_memory_table_and_figure(tmp_path):
-    table, figure = tmp_path / "adding.md", tmp_path / "grad_flow.png"
-    flags = ["--presets=synthetic_adding:smoke", f"--table={table}", f"--figure={figure}"]
+    """Two cells (sequential and parallel) on the smoke preset at one length: the table, the
+    figure, the stop-when-solved flag each run gets, and no retraining on a second call."""
+    table, figure = tmp_path / "long.md", tmp_path / "grad_flow.png"
+    flags = ["--tasks=adding", "--cells=lstm,mingru", "--seq_lens=12", "--variant=smoke", "--max_steps=20"]
+    flags += ["--eval_every=10", "--batch_size=8", "--hidden_size=8", f"--table={table}", f"--figure={figure}"]
     done = long_memory(tmp_path, *flags)
     assert done.returncode == 0, done.stderr[-2000:]
     text = table.read_text()
-    assert "| lstm | 20 | mse = " in text and "cores" in text
+    assert "| cell | T=12: test | solved at | wall |" in text and "cores" in text
+    assert "| lstm | " in text and "| mingru | " in text and "at most 20 steps of batch 8" in text
     assert figure.stat().st_size > 1000
-    wall = json.loads((tmp_path / "runs" / "synthetic_adding_smoke" / "wall_time.json").read_text())
-    assert wall["seconds"] > 0
+    run = tmp_path / "runs" / "adding_T12_mingru"
+    wall = json.loads((run / "wall_time.json").read_text())
+    assert wall["seconds"] > 0 and "--config.train.stop_when=mse<0.01" in wall["command"]
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["cell"] == "mingru" and config["task"]["seq_len"] == 12
 
-    again = long_memory(tmp_path, *flags)  # reads the finished run instead of training again
+    again = long_memory(tmp_path, *flags)  # reads the finished runs instead of training again
     assert again.returncode == 0, again.stderr[-2000:]
     assert "$ " not in again.stdout and table.read_text() == text
 
 
-def test_long_memory_needs_presets(tmp_path):
-    done = long_memory(tmp_path)
-    assert done.returncode != 0 and "--presets is required" in done.stderr
+def test_long_memory_refuses_unknown_tasks(tmp_path):
+    done = long_memory(tmp_path, "--tasks=parity")
+    assert done.returncode != 0 and "--tasks must name some of ['adding', 'copy']" in done.stderr
 
 
 def test_rnn_speed_table_on_tiny_sizes(tmp_path):

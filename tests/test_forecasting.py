@@ -50,10 +50,14 @@ def info_for(config):
     return forecasting.make_data(config)[2]
 
 
-@pytest.mark.parametrize("decoder", ["direct", "autoregressive"])
-@pytest.mark.parametrize("gaussian", [False, True])
-def test_heads_give_every_horizon_step_and_sigma_is_positive(tmp_path, decoder, gaussian):
-    config = config_for(series_csv(tmp_path / "s.csv", n=400), decoder=decoder, gaussian=gaussian)
+@pytest.mark.parametrize(
+    "decoder,gaussian,cell",
+    [("direct", False, "lstm"), ("direct", True, "minlstm"), ("autoregressive", False, "layernorm_lstm"),
+     ("autoregressive", True, "mingru")],
+)  # fmt: skip
+def test_heads_give_every_horizon_step_and_sigma_is_positive(tmp_path, decoder, gaussian, cell):
+    """Every head and decoder, with new cells too (the autoregressive decoder steps the cell)."""
+    config = config_for(series_csv(tmp_path / "s.csv", n=400), decoder=decoder, gaussian=gaussian, cell=cell)
     config.data.features = "MS"
     info = info_for(config)
     model = forecasting.make_model(config, info)

@@ -209,11 +209,14 @@ def test_every_regulariser_together_trains_and_leaves_evaluation_deterministic(t
 
 
 # ---------------------------------------------------------------------------------- sampling
-@pytest.mark.parametrize("cell,tie", [("lstm", False), ("gru", True)])
+@pytest.mark.parametrize("cell,tie", [("lstm", False), ("gru", True), ("mingru", False)])
 def test_sampling_follows_the_model_step_by_step_and_is_reproducible(tmp_path, cell, tie):
+    """Sampling steps the cell one token at a time; the model reads whole rows (minGRU: as a
+    parallel scan from its learned initial state). Both must give the same greedy text."""
     config = config_for(
         write(tmp_path, markov_text(3000)),
         model__cell=cell,
+        model__learn_initial_state=cell == "mingru",
         model__num_layers=2,
         model__tie_embeddings=tie,
         model__embed_size=32,
@@ -221,6 +224,9 @@ def test_sampling_follows_the_model_step_by_step_and_is_reproducible(tmp_path, c
     )
     model = lm.make_model(config, {"vocab_size": len(ALPHABET)})
     params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 3), jnp.int32))["params"]
+    if config.model.learn_initial_state:  # a learned state that is not zero, so that using it shows
+        first = params["rnn"]["layer_0"]
+        params["rnn"]["layer_0"] = dict(first, initial_state=jnp.full_like(first["initial_state"], 0.5))
     prime = np.array([0, 1, 2], np.int32)
     greedy = lm.generate(config, params, prime, length=12, temperature=0.0, top_k=0, seed=0)
 

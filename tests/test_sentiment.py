@@ -92,9 +92,9 @@ def test_buckets_bound_the_padded_lengths_and_an_epoch_uses_every_example_once()
 
 
 # --------------------------------------------------------------------------------- model
-def tiny_model(pooling: str, bidirectional: bool, encoder: str = "rnn", num_layers: int = 1):
+def tiny_model(pooling: str, bidirectional: bool, encoder: str = "rnn", num_layers: int = 1, cell: str = "lstm"):
     config = sentiment_synthetic.get_config("smoke")
-    config.model.update(pooling=pooling, bidirectional=bidirectional, encoder=encoder, num_layers=num_layers)
+    config.model.update(pooling=pooling, bidirectional=bidirectional, encoder=encoder, num_layers=num_layers, cell=cell)
     model = sentiment.make_model(config, {"vocab_size": 30, "num_classes": 3})
     tokens = jnp.zeros((1, 8), jnp.int32)
     params = model.init(jax.random.key(0), tokens, jnp.ones(1, jnp.int32))["params"]
@@ -102,12 +102,15 @@ def tiny_model(pooling: str, bidirectional: bool, encoder: str = "rnn", num_laye
 
 
 @pytest.mark.parametrize(
-    "pooling,bidirectional,encoder,num_layers",
-    [("last", True, "rnn", 2), ("last", False, "rnn", 1), ("mean", True, "rnn", 1), ("attention", True, "rnn", 1),
-     ("max", False, "bow", 1)],
+    "pooling,bidirectional,encoder,num_layers,cell",
+    [("last", True, "rnn", 2, "lstm"), ("last", False, "rnn", 1, "lstm"), ("mean", True, "rnn", 1, "lstm"),
+     ("attention", True, "rnn", 1, "lstm"), ("max", False, "bow", 1, "lstm"), ("last", True, "rnn", 1, "minlstm"),
+     ("mean", False, "rnn", 1, "layernorm_gru")],
 )  # fmt: skip
-def test_padding_bucket_and_batch_neighbours_do_not_change_a_prediction(pooling, bidirectional, encoder, num_layers):
-    model, params = tiny_model(pooling, bidirectional, encoder, num_layers)
+def test_padding_bucket_and_batch_neighbours_do_not_change_a_prediction(
+    pooling, bidirectional, encoder, num_layers, cell
+):
+    model, params = tiny_model(pooling, bidirectional, encoder, num_layers, cell)
     rng = np.random.default_rng(0)
     sentences = [rng.integers(2, 30, n).astype(np.int32) for n in (5, 11, 2)]
     alone = []

@@ -1,5 +1,6 @@
 """The synthetic long-memory tasks: data as specified, baselines, determinism, eval mode."""
 
+import json
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 
 from configs import synthetic_adding, synthetic_copy
 from experiments import synthetic
-from rnn_research import train
+from rnn_research import cells, metrics, train
 
 
 def test_adding_batch_marks_one_step_in_each_half_and_sums_them():
@@ -48,9 +49,11 @@ def test_batches_depend_only_on_seed_and_step():
 
 @pytest.mark.parametrize("module", [synthetic_adding, synthetic_copy])
 def test_presets_build_every_variant(module):
-    for variant in ("lstm", "gru", "simple_rnn", "smoke"):
+    for variant in (*module.CELLS, "smoke"):
         config = module.get_config(variant)
         assert config.experiment == "synthetic"
+        if variant != "smoke":
+            assert config.model.cell == variant and cells.make(variant, 4)
     with pytest.raises(ValueError, match="unknown variant"):
         module.get_config("transformer")
 
@@ -62,6 +65,21 @@ def test_eval_mode_reproduces_the_best_checkpoint(tmp_path):
     again = train.evaluate_checkpoint(config, tmp_path, synthetic)
     assert set(again) == {"valid", "test"}
     assert again["test"]["mse"] == pytest.approx(final["test"]["mse"], rel=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["mingru"])
+def test_new_cells_train_through_the_config_and_stop_when_solved(tmp_path, cell):
+    """``--config.model.cell=<new cell>`` with every new model option; ``train.stop_when`` ends
+    the run at the first evaluation that meets it."""
+    config = synthetic_copy.get_config("smoke")
+    config.model.update(cell=cell, learn_initial_state=True, truncate_every=4, bidirectional=True)
+    config.train.update(num_steps=30, eval_every=5, checkpoint_every=5, diagnostics_every=5, plots=False)
+    config.train.stop_when = "xent<100"  # met at the first evaluation
+    final = train.train_and_evaluate(config, tmp_path, synthetic)
+    steps = [r["step"] for r in metrics.read_jsonl(tmp_path / "metrics.jsonl") if r["split"] == "valid"]
+    assert steps == [5] and np.isfinite(final["test"]["xent"])
+    diagnostics = [json.loads(line) for line in (tmp_path / "diagnostics.jsonl").read_text().splitlines()]
+    assert len(diagnostics[-1]["rnn/layer_0"]) == config.task.seq_len + 2 * config.task.copy_length
 
 
 def test_eval_mode_without_checkpoints_names_the_workdir(tmp_path):

@@ -158,3 +158,30 @@ def test_resume_accepts_a_config_written_before_model_backward_existed(tmp_path)
     config.model.hidden_size += 1
     with pytest.raises(ValueError, match=r"model.hidden_size: 16 -> 17"):
         train.check_config_for_resume(config, tmp_path)
+
+
+def test_stop_when_ends_the_run_once_the_first_eval_set_meets_it(tmp_path):
+    config = toy.get_config(num_steps=40, eval_every=4, checkpoint_every=4, stop_when="mse < 1e9")
+    train.train_and_evaluate(config, tmp_path, toy)
+    assert records(tmp_path, "train")[-1]["step"] == 4 and records(tmp_path, "test")[-1]["step"] == 4
+    assert train.parse_stop_when("") is None
+    assert train.parse_stop_when("acc>=0.5")({"acc": 0.5}) and not train.parse_stop_when("acc>0.5")({"acc": 0.5})
+    for bad, match in [("mse", "must read '<metric><op><number>'"), ("mse<x", "must read"), ("mse=1", "must read")]:
+        with pytest.raises(ValueError, match=f"train.stop_when={bad!r} {match}"):
+            train.parse_stop_when(bad)
+    with pytest.raises(ValueError, match="train.stop_when names 'accuracy', which is not an eval metric"):
+        train.parse_stop_when("accuracy>0.9")({"mse": 1.0})
+
+
+def test_resume_accepts_a_config_written_before_the_cell_options_existed(tmp_path):
+    from configs import synthetic_adding
+
+    config = synthetic_adding.get_config("smoke")
+    old = json.loads(config.to_json_best_effort())
+    for key in ("learn_initial_state", "truncate_every", "scan_mode"):
+        del old["model"][key]
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    train.check_config_for_resume(config, tmp_path)
+    config.model.learn_initial_state = True
+    with pytest.raises(ValueError, match=r"model.learn_initial_state: False -> True"):
+        train.check_config_for_resume(config, tmp_path)
