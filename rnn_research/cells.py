@@ -7,6 +7,13 @@ Every cell is a frozen dataclass of hyperparameters with pure methods::
     state = cell.initial_state(batch_size=32)      # LSTMState(h=[32, 256], c=[32, 256])
     state, h = cell(params, state, x_t)            # x_t: [32, 128] -> h: [32, 256]
 
+The same contract holds for :class:`LayerNormLSTM` and :class:`LayerNormGRU`
+(:mod:`rnn_research.cells_layernorm`) and for :class:`MinGRU` and :class:`MinLSTM`
+(:mod:`rnn_research.cells_minimal`, which also run as a parallel scan over time); all are
+importable from here, and :func:`make` builds any of them by name. ``learn_initial_state=True``
+adds a learned ``params["initial_state"]`` ``[S, H]`` (one row per state field), which
+``initial_state(batch_size, params=params)`` broadcasts to the batch.
+
 For speed, an unroll computes the input projections of all time steps as one matmul
 (``cell.project(params, xs)``) and the scan body only does the recurrent part
 (``cell.step(params, state, projected_x_t)``); ``__call__`` is ``step(project(x_t))``.

@@ -20,6 +20,10 @@ With ``chunk=k`` (``remat``), the forward pass keeps only the states at the star
 runs the chunk's backward scan, so the saved gate activations take ``O(T/k + k)`` rows instead
 of ``O(T)``; the weight gradient is then one matmul per chunk.
 
+With ``truncate_every=k`` (truncated backpropagation through time), the backward scan sets the
+carried ``dL/d(state)`` to zero before every ``k``-th step in the order of processing; the
+forward pass is unchanged.
+
 Forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``) is not defined
 for a ``custom_vjp`` function: pass ``backward="autodiff"`` to ``unroll`` for those.
 

@@ -38,7 +38,8 @@ Array = jax.Array
 
 
 def compose(earlier: tuple[Array, Array], later: tuple[Array, Array]) -> tuple[Array, Array]:
-    """The affine map ``later o earlier`` of two ``(log a, b)`` pairs (any matching shapes)."""
+    """The affine map ``later o earlier`` of two ``(log a, b)`` pairs, each ``[..., H]`` (any
+    matching shapes; ``associative_scan`` passes ``[N, B, H]`` slices)."""
     log_a1, b1 = earlier
     log_a2, b2 = later
     return log_a1 + log_a2, jnp.exp(log_a2) * b1 + b2
@@ -52,9 +53,10 @@ def prefix_scan(log_a: Array, b: Array, h0: Array) -> Array:
 
 
 def truncated_prefix_scan(log_a: Array, b: Array, h0: Array, every: int) -> Array:
-    """As :func:`prefix_scan`, with the gradient into the state stopped before every ``every``-th
-    step (steps ``every, 2*every, ...``): each ``every``-step chunk starts from its entering
-    state under ``stop_gradient`` (the first chunk from ``h0``, which keeps its gradient)."""
+    """As :func:`prefix_scan` (``log_a, b: [T, ...]`` -> ``[T, ...]``), with the gradient into the
+    state stopped before every ``every``-th step (steps ``every, 2*every, ...``): each
+    ``every``-step chunk starts from its entering state under ``stop_gradient`` (the first
+    chunk from ``h0``, which keeps its gradient)."""
     time = log_a.shape[0]
     n = -(-time // every)
     pad = n * every - time

@@ -11,6 +11,11 @@ after its last valid step. With ``reverse=True`` the scan runs from ``T-1`` down
 and the state stays at its initial value until the valid prefix begins, so only each
 valid prefix is reversed, as with PyTorch's packed sequences.
 
+``resets: [B, T]`` restarts the state from the initial state before a step (packed segments),
+``truncate_every=k`` cuts the gradient into the state every ``k`` steps, and cells with an
+affine recurrence (minGRU, minLSTM) run as a parallel scan over time
+(:mod:`rnn_research.parallel`); see :func:`unroll`.
+
 Example::
 
     cell = cells.GRU(32)
