@@ -120,8 +120,10 @@ def to_torch(cell: cells.Cell, params: list[Any], *, batch_first: bool = True) -
     """
     import torch
 
-    if not isinstance(cell, (cells.SimpleRNN, cells.LSTM, cells.GRU)):
+    if type(cell) not in (cells.SimpleRNN, cells.LSTM, cells.GRU):  # subclasses (LayerNormLSTM) differ
         raise ValueError(f"to_torch: unsupported cell type {type(cell).__name__}")
+    if cell.learn_initial_state:
+        raise ValueError("to_torch: torch.nn modules have no learned initial state (learn_initial_state=True)")
     if isinstance(cell, cells.GRU) and not cell.reset_after:
         raise ValueError("to_torch: GRU(reset_after=False) has no torch equivalent (torch.nn.GRU resets after)")
     if not params:
@@ -249,6 +251,8 @@ def to_flax(cell: cells.Cell, params: cells.Params, *, kind: str | None = None) 
     kinds = _FLAX_KINDS.get(type(cell).__name__)
     if kinds is None:
         raise ValueError(f"to_flax: unsupported cell type {type(cell).__name__}")
+    if cell.learn_initial_state:
+        raise ValueError("to_flax: flax.linen cells have no learned initial state (learn_initial_state=True)")
     kind = kind or kinds[0]
     if kind not in kinds:
         raise ValueError(f"to_flax: kind={kind!r} does not fit {cell.name}; choose one of {list(kinds)}")

@@ -198,6 +198,12 @@ def test_torch_errors():
     summed = recurrent.init_stacked(cell, jax.random.key(0), D, 2, bidirectional=True, merge="sum")
     with pytest.raises(ValueError, match="concat"):
         interop.to_torch(cell, summed)
+    for other in (cells.LayerNormLSTM(H), cells.MinGRU(H)):  # an LSTM subclass is not an LSTM to torch
+        with pytest.raises(ValueError, match=f"to_torch: unsupported cell type {type(other).__name__}"):
+            interop.to_torch(other, [other.init(jax.random.key(0), D)])
+    learned = cells.LSTM(H, learn_initial_state=True)
+    with pytest.raises(ValueError, match="no learned initial state"):
+        interop.to_torch(learned, [learned.init(jax.random.key(0), D)])
 
 
 # ---------------------------------------------------------------------------------- flax
@@ -289,6 +295,12 @@ def test_flax_errors():
     lstm = cells.LSTM(H)
     with pytest.raises(ValueError, match="kind"):
         interop.to_flax(lstm, lstm.init(jax.random.key(0), D), kind="GRUCell")
+    for other in (cells.LayerNormGRU(H), cells.MinLSTM(H)):
+        with pytest.raises(ValueError, match=f"unsupported cell type {type(other).__name__}"):
+            interop.to_flax(other, other.init(jax.random.key(0), D))
+    learned = cells.GRU(H, learn_initial_state=True)
+    with pytest.raises(ValueError, match="no learned initial state"):
+        interop.to_flax(learned, learned.init(jax.random.key(0), D))
 
 
 def test_import_does_not_need_torch():
