@@ -174,6 +174,8 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> La
         raise ValueError("model.bidirectional: a language model reads left to right only")
     if config.task.loss not in ("zaremba", "mean"):
         raise ValueError(f"task.loss={config.task.loss!r} is not one of ['zaremba', 'mean']")
+    if m.weight_drop > 0 and "recurrent_kernel" not in make_cell(m).param_shapes(1):
+        raise ValueError(f"model.weight_drop={m.weight_drop} needs a cell with a recurrent kernel, not {m.cell!r}")
     return LanguageModel(
         vocab_size=info["vocab_size"],
         embed_size=embed_size,
@@ -205,7 +207,7 @@ def _states(model: LanguageModel, variables: Any, carry: list[dict], reset: jax.
     for p, c in zip(per_layer, carry):
         batch = next(iter(c.values())).shape[0]
         start = cell.initial_state(batch, jnp.float32, params=p)
-        states.append(type(start)(**{k: jnp.where(keep, v, s) for (k, v), s in zip(c.items(), start)}))
+        states.append(type(start)(**{k: jnp.where(keep, c[k], s) for k, s in start._asdict().items()}))
     return states
 
 

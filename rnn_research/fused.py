@@ -20,9 +20,9 @@ With ``chunk=k`` (``remat``), the forward pass keeps only the states at the star
 runs the chunk's backward scan, so the saved gate activations take ``O(T/k + k)`` rows instead
 of ``O(T)``; the weight gradient is then one matmul per chunk.
 
-With ``truncate_every=k`` (truncated backpropagation through time), the backward scan sets the
-carried ``dL/d(state)`` to zero before every ``k``-th step in the order of processing; the
-forward pass is unchanged.
+Truncated backpropagation through time (``truncate_every``) arrives as ``cuts: [T, B]``: the
+backward scan sets the carried ``dL/d(state)`` of a row to zero before each step where its cut
+is set; the forward pass is unchanged.
 
 Forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``) is not defined
 for a ``custom_vjp`` function: pass ``backward="autodiff"`` to ``unroll`` for those.
@@ -49,7 +49,6 @@ import jax
 import jax.numpy as jnp
 
 from rnn_research.cells import GRU, LSTM, Cell, SimpleRNN, State
-from rnn_research.parallel import cut_points
 
 Array = jax.Array
 Weights = dict[str, Array]
@@ -69,7 +68,6 @@ class Spec:
     reverse: bool = False
     unroll: int | bool = 1
     chunk: int | None = None
-    truncate_every: int | None = None  # zero dL/d(state) before every k-th step (truncated BPTT)
 
 
 def _sig(x: Array) -> Array:
@@ -245,7 +243,8 @@ def _segment_backward(
             du, dv = jnp.where(keep, du, 0.0), jnp.where(keep, dv, 0.0)
             dp = None if dp is None else jnp.where(keep, dp, 0.0)
         if cut_t is not None:  # truncated BPTT: nothing flows into the state before this step
-            d_prev = jax.tree_util.tree_map(lambda x: jnp.where(cut_t, jnp.zeros((), x.dtype), x), d_prev)
+            cut = cut_t[:, None]
+            d_prev = jax.tree_util.tree_map(lambda x: jnp.where(cut, jnp.zeros((), x.dtype), x), d_prev)
         sums = dict(sums, bias=sums["bias"] + jnp.sum(du, axis=0, dtype=out))
         if with_rbias:
             sums["recurrent_bias"] = sums["recurrent_bias"] + jnp.sum(dv[:, 2 * hid :], axis=0, dtype=out)
@@ -284,13 +283,20 @@ def _project(cell: Cell, params: dict[str, Array], xs: Array) -> Array:
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(0,))
 def recurrence(
-    spec: Spec, xs: Array, params: dict[str, Array], init: State, valid: Array | None, pert: Array | None
+    spec: Spec,
+    xs: Array,
+    params: dict[str, Array],
+    init: State,
+    valid: Array | None,
+    pert: Array | None,
+    cuts: Array | None = None,
 ) -> tuple[State, Array]:
     """Projects and runs the recurrence over time-major inputs ``xs: [T, B, D]``.
 
     ``params``: the cell's parameter dict; ``init``: its state NamedTuple of ``[B, H]`` leaves;
     ``valid``: ``[T, B]`` bool or ``None``; ``pert``: ``[T, B, H]`` or ``None``, added to ``h_t``
-    after each step. Returns ``(final_state, hs [T, B, H])``, ``hs[t]`` the ``h`` after step
+    after each step; ``cuts``: ``[T, B]`` bool or ``None``, where the gradient into the state
+    stops (truncated backpropagation; no effect on values). Returns ``(final_state, hs [T, B, H])``, ``hs[t]`` the ``h`` after step
     ``t`` (frozen through invalid steps, so ``ys = where(valid, hs, 0)``). The input projection
     is inside, so that with ``spec.chunk`` it is recomputed chunk by chunk rather than saved.
     """
@@ -341,9 +347,9 @@ def _pad_to_chunks(xs: Array, valid: Array | None, pert: Array | None, k: int):
     return chunks(xs, 0), chunks(valid, False), chunks(pert, 0), n
 
 
-def _recurrence_fwd(spec: Spec, xs, params, init, valid, pert):
+def _recurrence_fwd(spec: Spec, xs, params, init, valid, pert, cuts):
     final, states, saved = _run_forward(spec, xs, params, init, valid, pert)
-    return (final, states.h), (xs, params, init, valid, pert, states, saved)
+    return (final, states.h), (xs, params, init, valid, pert, cuts, states, saved)
 
 
 def _input_grads(params: dict[str, Array], xs: Array, du: Array) -> tuple[Array, Weights]:
@@ -358,7 +364,7 @@ def _input_grads(params: dict[str, Array], xs: Array, du: Array) -> tuple[Array,
 
 
 def _recurrence_bwd(spec: Spec, residuals, cotangents):
-    xs, params, init, valid, pert, states, saved = residuals
+    xs, params, init, valid, pert, cuts, states, saved = residuals
     d_final, d_hs = cotangents
     dt = spec.cell.compute_dtype(xs, params)
     w = _in_dtype(params, dt)
@@ -367,28 +373,26 @@ def _recurrence_bwd(spec: Spec, residuals, cotangents):
     k = _chunk_size(spec, xs.shape[0])
     if k is None:
         prev = _shift(states, init, spec.reverse)
-        cut = _cuts(spec, xs.shape[0])
-        d_init, du, dv, dp, sums = _segment_backward(spec, w_t, d_final, d_hs, prev, saved, valid, with_pert, cut)
+        d_init, du, dv, dp, sums = _segment_backward(spec, w_t, d_final, d_hs, prev, saved, valid, with_pert, cuts)
         du = du.astype(dt)
         dx, grads = _input_grads(params, xs, du)
         grads.update(_weight_grads(spec.cell, w, prev.h, saved, dv), **sums)
     else:
-        d_init, dx, grads, dp = _chunked_backward(spec, params, w, w_t, xs, valid, pert, saved, d_final, d_hs, k)
+        d_init, dx, grads, dp = _chunked_backward(spec, params, w, w_t, xs, valid, pert, cuts, saved, d_final, d_hs, k)
     # A learned "initial_state" entry is not read here: its gradient flows through `init`.
     d_params = {key: grads[key].astype(v.dtype) if key in grads else jnp.zeros_like(v) for key, v in params.items()}
     d_init = type(init)(*(d.astype(s.dtype) for d, s in zip(d_init, init)))
     d_pert = None if pert is None else dp.astype(pert.dtype)
-    return dx.astype(xs.dtype), d_params, d_init, None, d_pert
+    return dx.astype(xs.dtype), d_params, d_init, None, d_pert, None
 
 
-def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, entering, d_final, d_hs, k):
+def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, cuts, entering, d_final, d_hs, k):
     """Backward over chunks, last first: re-run each chunk from its entering state to recover its
     gates, run its backward scan, and add its weight gradients (one matmul each per chunk)."""
     time = xs.shape[0]
     x_c, valid_c, pert_c, n = _pad_to_chunks(xs, valid, pert, k)
     d_hs_c = _pad_to_chunks(d_hs, None, None, k)[0]
-    cut = _cuts(spec, time)
-    cut_c = None if cut is None else _pad_to_chunks(cut[:, None], None, None, k)[0][:, :, 0]
+    cut_c = None if cuts is None else _pad_to_chunks(cuts, None, None, k)[0]
     with_pert = pert is not None
 
     def outer(carry: tuple, inputs: tuple) -> tuple[tuple, tuple]:
@@ -415,13 +419,6 @@ def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, entering, d_f
     dx = dx.reshape((n * k,) + dx.shape[2:])[:time]
     dp = None if dp is None else dp.reshape((n * k,) + dp.shape[2:])[:time]
     return d_init, dx, grads, dp
-
-
-def _cuts(spec: Spec, time: int) -> Array | None:
-    """``[T]`` bool, true before the steps where truncation stops the gradient, or ``None``."""
-    if spec.truncate_every is None or spec.truncate_every >= time:
-        return None
-    return jnp.asarray(cut_points(time, spec.truncate_every, spec.reverse))
 
 
 def _grad_dtype(x: Array) -> Any:

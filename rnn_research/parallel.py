@@ -18,9 +18,10 @@ Every option of :func:`rnn_research.recurrent.unroll` maps onto the affine form:
 * a reset before step ``t`` restarts from the initial state ``s``: ``(-inf, a_t s + b_t)``;
 * a perturbation ``p_t`` of ``h_t`` adds to ``b_t``;
 * ``reverse`` flips time, scans, and flips back;
-* truncated gradients every ``k`` steps: the scan runs within ``k``-step chunks from each
-  chunk's entering state, and the entering states (a second scan over the chunk maps) enter
-  under ``stop_gradient``, which is exactly the chunk-by-chunk computation;
+* truncated gradients (``cuts``, the steps before which the gradient into the state stops): a
+  first scan, under ``stop_gradient``, gives the values; a cut step then becomes a restart
+  from the stopped value of the state before it, ``(-inf, a_t sg(h_{t-1}) + b_t)``, and a
+  second scan gives the same values with the gradient of the chunk-by-chunk computation;
 * ``remat``: the whole scan is recomputed in the backward pass (only its inputs are saved).
 """
 
@@ -30,7 +31,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from rnn_research.cells import Cell, Params, State
 
@@ -52,27 +52,6 @@ def prefix_scan(log_a: Array, b: Array, h0: Array) -> Array:
     return jnp.exp(cum_log_a) * h0[None] + cum_b
 
 
-def truncated_prefix_scan(log_a: Array, b: Array, h0: Array, every: int) -> Array:
-    """As :func:`prefix_scan` (``log_a, b: [T, ...]`` -> ``[T, ...]``), with the gradient into the
-    state stopped before every ``every``-th step (steps ``every, 2*every, ...``): each
-    ``every``-step chunk starts from its entering state under ``stop_gradient`` (the first
-    chunk from ``h0``, which keeps its gradient)."""
-    time = log_a.shape[0]
-    n = -(-time // every)
-    pad = n * every - time
-
-    def chunks(x: Array) -> Array:  # identity maps (0, 0) pad the last chunk
-        x = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
-        return x.reshape((n, every) + x.shape[1:])
-
-    cum_log_a, cum_b = jax.lax.associative_scan(compose, (chunks(log_a), chunks(b)), axis=1)
-    # Each chunk's whole map, composed over chunks, gives the state entering chunks 1..n-1.
-    ends = prefix_scan(cum_log_a[:, -1], cum_b[:, -1], h0)[:-1]
-    entering = jnp.concatenate([jnp.broadcast_to(h0, ends.shape[1:])[None], jax.lax.stop_gradient(ends)])
-    hs = jnp.exp(cum_log_a) * entering[:, None] + cum_b
-    return hs.reshape((n * every,) + hs.shape[2:])[:time]
-
-
 def recurrence(
     cell: Cell,
     params: Params,
@@ -83,17 +62,18 @@ def recurrence(
     resets: Array | None = None,
     perturbation: Array | None = None,
     reverse: bool = False,
-    truncate_every: int | None = None,
+    cuts: Array | None = None,
     remat: bool = False,
 ) -> tuple[State, Array]:
     """Runs a ``parallel_scan`` cell over time-major ``xs: [T, B, D]`` in parallel over time.
 
-    ``valid``, ``resets``: ``[T, B]`` bool or ``None`` (a reset applies before the step, in the
-    direction of processing, and only at valid steps); ``perturbation``: ``[T, B, H]`` or ``None``.
+    ``valid``, ``resets``, ``cuts``: ``[T, B]`` bool or ``None`` (a reset applies before the step,
+    in the direction of processing, and only at valid steps; a cut stops the gradient into the
+    state before the step, and yields to a reset there); ``perturbation``: ``[T, B, H]`` or ``None``.
     Returns ``(final_state, hs [T, B, H])`` with ``hs`` frozen through invalid steps.
     """
 
-    def run(params: Params, xs: Array, h0: Array, valid: Any, resets: Any, perturbation: Any) -> Array:
+    def run(params: Params, xs: Array, h0: Array, valid: Any, resets: Any, perturbation: Any, cuts: Any) -> Array:
         projected = cell.project(params, xs)
         acc = jnp.promote_types(projected.dtype, h0.dtype)
         log_a, b = cell.coefficients(projected, acc)
@@ -108,12 +88,18 @@ def recurrence(
             keep = valid[:, :, None]
             log_a = jnp.where(keep, log_a, jnp.zeros((), acc))
             b = jnp.where(keep, b, jnp.zeros((), acc))
+        if cuts is not None:
+            cuts = cuts if resets is None else cuts & ~resets
         if reverse:
             log_a, b = log_a[::-1], b[::-1]
-        if truncate_every is None or truncate_every >= log_a.shape[0]:
-            hs = prefix_scan(log_a, b, h0)
-        else:
-            hs = truncated_prefix_scan(log_a, b, h0, truncate_every)
+            cuts = None if cuts is None else cuts[::-1]
+        if cuts is not None:
+            values = jax.lax.stop_gradient(prefix_scan(log_a, b, h0))
+            before = jnp.concatenate([jnp.broadcast_to(h0, values.shape[1:])[None], values[:-1]])
+            cut = cuts[:, :, None]
+            b = jnp.where(cut, jnp.exp(log_a) * before + b, b)
+            log_a = jnp.where(cut, -jnp.inf, log_a)
+        hs = prefix_scan(log_a, b, h0)
         return hs[::-1] if reverse else hs
 
     if remat:
@@ -121,15 +107,6 @@ def recurrence(
     (h0,) = initial_state
     if xs.shape[0] == 0:
         return initial_state, jnp.zeros((0,) + h0.shape, h0.dtype)
-    hs = run(params, xs, h0, valid, resets, perturbation).astype(h0.dtype)
+    hs = run(params, xs, h0, valid, resets, perturbation, cuts).astype(h0.dtype)
     final = hs[0] if reverse else hs[-1]
     return type(initial_state)(final), hs
-
-
-def cut_points(time: int, every: int, reverse: bool) -> np.ndarray:
-    """``[T]`` bool: true at the steps before which truncation stops the gradient (every
-    ``every``-th step in the order of processing, not the first)."""
-    order = np.arange(time)
-    if reverse:
-        order = time - 1 - order
-    return (order % every == 0) & (order > 0)

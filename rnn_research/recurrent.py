@@ -95,10 +95,12 @@ def unroll(
         as if apart. With ``reverse``, a segment is read from its end: the restart happens before
         the last step of each segment (before ``t`` where ``resets[:, t + 1]``). Resets at padded
         steps are ignored.
-      truncate_every: stop the gradient into the state before every ``k``-th step (counted in the
-        order of processing, from the start of the padded array): truncated backpropagation
-        through time within one scan, equal to running ``k``-step chunks one after another with
-        each chunk's entering state under ``stop_gradient``. Values are unchanged.
+      truncate_every: stop the gradient into the state before every ``k``-th step: truncated
+        backpropagation through time within one scan, equal to running ``k``-step chunks one
+        after another with each chunk's entering state under ``stop_gradient``. Steps are
+        counted per sequence, in the order of processing, from its first valid step (with
+        ``reverse`` and ``lengths``, from ``lengths[b] - 1`` down), and padded steps never cut,
+        so a padded row gets the gradients it would get alone. Values are unchanged.
       mode: ``"auto"`` (parallel for cells with ``parallel_scan``, else sequential),
         ``"sequential"`` (``lax.scan`` of ``cell.step``) or ``"parallel"`` (an associative scan
         over time, :mod:`rnn_research.parallel`; only for ``parallel_scan`` cells: minGRU, minLSTM).
@@ -136,6 +138,7 @@ def unroll(
         perturbation = jnp.swapaxes(perturbation, 0, 1)
     valid = None if mask is None else mask.T
     restarts = None if resets is None else _restarts(resets, batch, time, reverse, valid)
+    cuts = None if truncate_every is None else _cuts(truncate_every, lengths, batch, time, reverse, valid)
 
     if parallel:
         final_state, hs = _parallel.recurrence(
@@ -147,23 +150,22 @@ def unroll(
             resets=restarts,
             perturbation=perturbation,
             reverse=reverse,
-            truncate_every=truncate_every,
+            cuts=cuts,
             remat=chunk is not None,
         )
     elif backward == "custom" and fused.supports(cell) and restarts is None:
-        spec = fused.Spec(cell, reverse=reverse, unroll=unroll, chunk=chunk, truncate_every=truncate_every)
-        final_state, hs = fused.recurrence(spec, xs_t, params, initial_state, valid, perturbation)
+        spec = fused.Spec(cell, reverse=reverse, unroll=unroll, chunk=chunk)
+        final_state, hs = fused.recurrence(spec, xs_t, params, initial_state, valid, perturbation, cuts)
     else:
         final_state, hs = _scan_autodiff(
             cell,
             params,
             xs_t,
             initial_state,
-            {"valid": valid, "perturbation": perturbation, "reset": restarts},
+            {"valid": valid, "perturbation": perturbation, "reset": restarts, "cut": cuts},
             reverse=reverse,
             unroll=unroll,
             chunk=chunk,
-            truncate_every=truncate_every,
         )
     ys = hs if valid is None else jnp.where(valid[:, :, None], hs, jnp.zeros((), hs.dtype))
     return final_state, jnp.swapaxes(ys, 0, 1)
@@ -186,8 +188,23 @@ def _truncation(every: int | None) -> int | None:
     return int(every)
 
 
+def _cuts(every: int, lengths: Array | None, batch: int, time: int, reverse: bool, valid: Array | None) -> Array:
+    """Time-major ``[T, B]`` bool: stop the gradient into the state before step ``t``. Steps are
+    numbered per row in the order of processing from its first valid step; every ``every``-th
+    (not the first) cuts, and padded steps never do."""
+    t = jnp.arange(time)[:, None]
+    if reverse:
+        last = jnp.full((batch,), time) if lengths is None else lengths
+        order = last[None, :] - 1 - t
+    else:
+        order = jnp.broadcast_to(t, (time, batch))
+    cuts = (order % every == 0) & (order > 0)
+    return cuts if valid is None else cuts & valid
+
+
 def _restarts(resets: Array, batch: int, time: int, reverse: bool, valid: Array | None) -> Array:
     """Time-major ``[T, B]`` bool: restart from the initial state before processing step ``t``."""
+    resets = jnp.asarray(resets)
     if _checks.shape_of(resets) != (batch, time):
         raise ValueError(f"resets must have shape {(batch, time)} [B, T], got {_checks.shape_of(resets)}")
     dtype = jnp.result_type(resets)
@@ -220,16 +237,16 @@ def _scan_autodiff(
     reverse: bool,
     unroll: int | bool,
     chunk: int | None,
-    truncate_every: int | None,
 ) -> tuple[State, Array]:
     """The plain ``lax.scan`` over ``cell.step`` on time-major ``xs: [T, B, D]``, differentiated by
-    JAX (any cell). ``per_step`` holds the optional time-major ``valid``/``reset`` ``[T, B]`` and
-    ``perturbation`` ``[T, B, H]``. The input projection of all steps is one matmul before the
+    JAX (any cell). ``per_step`` holds the optional time-major ``valid``/``reset``/``cut``
+    ``[T, B]`` and ``perturbation`` ``[T, B, H]``. The input projection of all steps is one matmul before the
     scan, or, with ``chunk``, one per chunk inside the checkpoint (recomputed, not saved)."""
 
     def body(state: State, inputs: dict[str, Array]) -> tuple[State, Array]:
         if "cut" in inputs:
-            state = jax.tree_util.tree_map(lambda s: jnp.where(inputs["cut"], jax.lax.stop_gradient(s), s), state)
+            cut = inputs["cut"][:, None]
+            state = jax.tree_util.tree_map(lambda s: jnp.where(cut, jax.lax.stop_gradient(s), s), state)
         if "reset" in inputs:
             restart = inputs["reset"][:, None]
             state = jax.tree_util.tree_map(lambda s, s0: jnp.where(restart, s0, s), state, initial_state)
@@ -245,8 +262,6 @@ def _scan_autodiff(
 
     time, batch = xs.shape[:2]
     scanned = {"x": xs, **{k: v for k, v in per_step.items() if v is not None}}
-    if truncate_every is not None:
-        scanned["cut"] = jnp.asarray(_parallel.cut_points(time, truncate_every, reverse))
     if chunk is None or chunk >= time:
         if chunk is not None:
             body = jax.checkpoint(body)
@@ -422,6 +437,8 @@ def stacked(
         raise ValueError("params must hold at least one layer")
     if initial_states is not None and len(initial_states) != num_layers:
         raise ValueError(f"initial_states has {len(initial_states)} entries, expected one per layer ({num_layers})")
+    if weight_drop > 0.0 and "recurrent_kernel" not in cell.param_shapes(1):
+        raise ValueError(f"weight_drop drops recurrent-kernel weights, and {cell.name} has no recurrent kernel")
     rngs: list[Any] = [None] * num_layers
     weight_rngs: list[Any] = [None] * num_layers
     if dropout_rng is not None:

@@ -119,7 +119,11 @@ def parse_stop_when(text: str) -> Callable[[dict[str, float]], bool] | None:
     match = _STOP_WHEN.match(text)
     if match is None:
         raise ValueError(f"train.stop_when={text!r} must read '<metric><op><number>' with op one of <, <=, >, >=")
-    name, op, value = match.group(1), _COMPARE[match.group(2)], float(match.group(3))
+    try:
+        value = float(match.group(3))
+    except ValueError:
+        raise ValueError(f"train.stop_when={text!r}: {match.group(3)!r} is not a number") from None
+    name, op = match.group(1), _COMPARE[match.group(2)]
 
     def met(values: dict[str, float]) -> bool:
         if name not in values:

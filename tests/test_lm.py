@@ -412,3 +412,32 @@ def test_model_config_remat_and_backward_reach_the_layer_or_name_the_key():
     model.update(remat=0, backward="manual")
     with pytest.raises(ValueError, match=r"model.backward='manual' is not one of \['custom', 'autodiff'\]"):
         common.make_rnn(model)
+    model.update(backward="custom", scan_mode="parallel")
+    with pytest.raises(ValueError, match=r"model.scan_mode='parallel' needs model.cell mingru or minlstm"):
+        common.make_rnn(model)
+    model.update(scan_mode="auto", truncate_every=-1)
+    with pytest.raises(ValueError, match=r"model.truncate_every=-1 must be 0 \(off\) or k > 0"):
+        common.make_rnn(model)
+    model.update(truncate_every=8, cell="mingru")
+    assert common.make_rnn(model).truncate_every == 8 and common.make_rnn(model).mode == "auto"
+
+
+def test_a_reset_carry_restarts_each_state_field_from_its_learned_row(tmp_path):
+    """LSTM with a learned initial state: at a reset, h restarts from row 0 and c from row 1, under
+    jit too (jit returns the carry dicts with sorted keys, c before h). weight_drop needs a
+    recurrent kernel and says so."""
+    config = config_for(write(tmp_path, markov_text(500)), model__learn_initial_state=True, model__num_layers=1)
+    model = lm.make_model(config, {"vocab_size": len(ALPHABET)})
+    params = model.init(jax.random.key(0), jnp.zeros((2, 3), jnp.int32))["params"]
+    hidden = config.model.hidden_size
+    rows = jnp.stack([jnp.full(hidden, 1.0), jnp.full(hidden, 2.0)])
+    params["rnn"]["layer_0"] = dict(params["rnn"]["layer_0"], initial_state=rows)
+    carry = [{"c": jnp.full((2, hidden), 7.0), "h": jnp.full((2, hidden), 9.0)}]
+    reset = jnp.array([True, False])
+    for states_fn in (lm._states, jax.jit(lm._states, static_argnums=0)):
+        (state,) = states_fn(model, {"params": params}, carry, reset)
+        np.testing.assert_array_equal(state.h[:, 0], [1.0, 9.0])
+        np.testing.assert_array_equal(state.c[:, 0], [2.0, 7.0])
+    config.model.update(cell="minlstm", weight_drop=0.3)
+    with pytest.raises(ValueError, match="model.weight_drop=0.3 needs a cell with a recurrent kernel, not 'minlstm'"):
+        lm.make_model(config, {"vocab_size": len(ALPHABET)})

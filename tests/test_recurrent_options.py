@@ -64,6 +64,14 @@ def test_resets_without_learnable_state_restart_from_the_given_state_and_skip_pa
         recurrent.unroll(cell, params, xs, resets=resets[:, :5])
     with pytest.raises(ValueError, match="resets must be bool"):
         recurrent.unroll(cell, params, xs, resets=resets.astype(jnp.float32))
+    nested = [[False] * 6, [True] * 6]  # Python lists are accepted, as for lengths
+    np.testing.assert_array_equal(recurrent.unroll(cell, params, xs, resets=nested)[1], _unroll_with(nested))
+
+
+def _unroll_with(resets):
+    cell = cells.GRU(H)
+    xs = jax.random.normal(jax.random.key(3), (B, 6, D))
+    return recurrent.unroll(cell, _params(cell), xs, resets=jnp.asarray(resets))[1]
 
 
 def test_learnable_initial_state_is_a_parameter_with_a_gradient():
@@ -140,3 +148,34 @@ def test_truncated_gradients_equal_the_explicit_chunked_computation(name):
         assert not np.allclose(g_t[1], jax.jit(jax.grad(full))(xs), atol=1e-4)  # truncation changed the gradient
     with pytest.raises(ValueError, match="truncate_every must be a positive int"):
         recurrent.unroll(cell, params, xs, truncate_every=-2)
+
+
+@pytest.mark.parametrize("name", PATHS)
+def test_truncation_counts_each_padded_row_from_its_own_first_step(name):
+    """With lengths, a padded row gets the truncated gradients it would get alone, in both
+    directions: steps are counted from its first valid step and padding never cuts."""
+    cell, backward = PATHS[name]
+    params = _params(cell, key=9)
+    xs = jax.random.normal(jax.random.key(10), (B, 7, D))
+    lengths = jnp.array([7, 4])
+    weights = jax.random.normal(jax.random.key(11), (B, 7, H))
+    run = jax.jit(
+        lambda p, x, n, reverse: recurrent.unroll(
+            cell, p, x, lengths=n, reverse=reverse, truncate_every=3, backward=backward
+        ),
+        static_argnums=3,
+    )
+
+    def loss(p, x, n, w, reverse):
+        final, ys = run(p, x, n, reverse)
+        return jnp.sum(ys * w) + jnp.sum(final.h)
+
+    grad = jax.jit(jax.grad(loss, argnums=(0, 1)), static_argnums=4)
+    for reverse in (False, True):
+        g_batch = grad(params, xs, lengths, weights, reverse)
+        g_rows = [grad(params, xs[b : b + 1, :n], None, weights[b : b + 1, :n], reverse) for b, n in enumerate([7, 4])]
+        total = jax.tree_util.tree_map(lambda *g: sum(g), *(g[0] for g in g_rows))
+        for key in g_batch[0]:
+            np.testing.assert_allclose(g_batch[0][key], total[key], atol=1e-5, err_msg=f"{key} reverse={reverse}")
+        np.testing.assert_allclose(g_batch[1][1, :4], g_rows[1][1][0], atol=1e-5)
+        np.testing.assert_array_equal(g_batch[1][1, 4:], 0.0)
