@@ -85,7 +85,7 @@ def train(task: str, cell: str, seq_len: int, workdir: Path) -> float:
     start = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True)
     seconds = time.perf_counter() - start
-    record.write_text(json.dumps({"seconds": seconds, "command": command[1:]}))
+    record.write_text(json.dumps({"seconds": seconds, "command": command[1:], "hardware": hardware()}))
     return seconds
 
 
@@ -108,6 +108,7 @@ def summarise(workdir: Path, seconds: float) -> dict[str, Any]:
         "seconds": seconds,
         "threshold": f"{op} {threshold}",
         "eval_size": config["task"]["eval_size"],
+        "hardware": json.loads((workdir / "wall_time.json").read_text()).get("hardware", hardware()),
     }
 
 
@@ -145,12 +146,14 @@ def _heatmap(workdir: Path) -> tuple[np.ndarray, list[int]] | None:
     layer = next(k for k in records[0] if k != "step")
     values = np.array([r[layer] for r in records], np.float64)
     with np.errstate(divide="ignore"):
-        return np.log10(np.where(values > 0, values, np.nan)), [r["step"] for r in records]
+        return np.log10(values), [r["step"] for r in records]  # exact zeros (underflow) give -inf
 
 
 def figure(grid: dict[tuple[str, int, str], Path], out: Path) -> None:
     """Heatmaps of ``log10 |dLoss/dh_t|``: a column per (task, T), a row per cell; each column
-    on its own colour scale (norms differ by orders of magnitude between tasks and lengths)."""
+    on its own colour scale (norms differ by orders of magnitude between tasks and lengths).
+    Exact zeros (float32 underflow) are drawn at the bottom of the scale; the training-step
+    axis is shared along a row, so a run that stopped once solved leaves the rest blank."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -159,7 +162,12 @@ def figure(grid: dict[tuple[str, int, str], Path], out: Path) -> None:
     columns = list(dict.fromkeys((task, t) for task, t, _ in grid))
     rows = list(dict.fromkeys(cell for _, _, cell in grid))
     fig, axes = plt.subplots(
-        len(rows), len(columns), figsize=(2.6 * len(columns), 1.7 * len(rows)), squeeze=False, sharey="row"
+        len(rows),
+        len(columns),
+        figsize=(2.6 * len(columns), 1.8 * len(rows) + 0.8),
+        squeeze=False,
+        sharey="row",
+        constrained_layout=True,
     )
     for j, (task, t) in enumerate(columns):
         maps = {cell: _heatmap(grid[(task, t, cell)]) for cell in rows if (task, t, cell) in grid}
@@ -175,7 +183,7 @@ def figure(grid: dict[tuple[str, int, str], Path], out: Path) -> None:
                 continue
             matrix, steps = entry
             image = ax.imshow(
-                matrix,
+                np.maximum(matrix, vmin),
                 aspect="auto",
                 origin="lower",
                 vmin=vmin,
@@ -190,10 +198,13 @@ def figure(grid: dict[tuple[str, int, str], Path], out: Path) -> None:
                 ax.set_ylabel(f"{cell}\ntrain step", fontsize=7)
             if i == len(rows) - 1:
                 ax.set_xlabel("time step t", fontsize=7)
-        fig.colorbar(image, ax=[axes[i][j] for i in range(len(rows))], fraction=0.05, pad=0.02).ax.tick_params(
-            labelsize=6
-        )
-    fig.suptitle("log10 |dLoss/dh_t| (per column colour scale)", fontsize=9)
+        bar = fig.colorbar(image, ax=[axes[i][j] for i in range(len(rows))], location="bottom", shrink=0.9, aspect=15)
+        bar.ax.tick_params(labelsize=6)
+    fig.suptitle(
+        "log10 |dLoss/dh_t| on a fixed batch (colour scale per column; exact zeros at its bottom; "
+        "blank: the run had stopped, solved)",
+        fontsize=9,
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=70, bbox_inches="tight")
     plt.close(fig)
@@ -223,7 +234,8 @@ def main(argv: list[str]) -> None:
         'evaluation that meets the threshold. "- (n)": not solved in n steps.'
     )
     footer = (
-        f"\n\n{budget}\n\nHardware: {hardware()}, CPU only; jax {__import__('jax').__version__}. Command: "
+        f"\n\n{budget}\n\nHardware: {'; '.join(sorted({r['hardware'] for r in rows}))}, CPU only; "
+        f"jax {__import__('jax').__version__}. Command: "
         f"`python -m benchmarks.long_memory --tasks={','.join(_TASKS.value)} --cells={','.join(_CELLS.value)} "
         f"--seq_lens={','.join(_SEQ_LENS.value)} --max_steps={_MAX_STEPS.value} --batch_size={_BATCH.value} "
         f"--hidden_size={_HIDDEN.value} --eval_every={_EVAL_EVERY.value}`."
