@@ -72,7 +72,7 @@ def test_new_cells_train_through_the_config_and_stop_when_solved(tmp_path, cell)
     """``--config.model.cell=<new cell>`` with every new model option; ``train.stop_when`` ends
     the run at the first evaluation that meets it."""
     config = synthetic_copy.get_config("smoke")
-    config.model.update(cell=cell, learn_initial_state=True, truncate_every=4, bidirectional=True)
+    config.model.update(cell=cell, learn_initial_state=True, truncate_every=4)
     config.train.update(num_steps=30, eval_every=5, checkpoint_every=5, diagnostics_every=5, plots=False)
     config.train.stop_when = "xent<100"  # met at the first evaluation
     final = train.train_and_evaluate(config, tmp_path, synthetic)
