@@ -445,19 +445,12 @@ def stacked(
         rngs, weight_rngs = (list(k) for k in jax.random.split(dropout_rng, (2, num_layers)))
     finals = []
     ys = xs
+    options = {"unroll": unroll, "remat": remat, "backward": backward, "truncate_every": truncate_every, "mode": mode}
+    kwargs = dict(options, lengths=lengths, resets=resets)  # the same for every layer
     for layer, layer_params in enumerate(params):
         if weight_drop > 0.0 and weight_rngs[layer] is not None:
             layer_params = _drop_recurrent_weights(weight_rngs[layer], weight_drop, layer_params)
         init = None if initial_states is None else initial_states[layer]
-        kwargs = dict(
-            lengths=lengths,
-            unroll=unroll,
-            remat=remat,
-            backward=backward,
-            resets=resets,
-            truncate_every=truncate_every,
-            mode=mode,
-        )
         pert = None if perturbations is None else perturbations[layer]
         if bidirectional:
             final, ys = _bidirectional(cell, layer_params, ys, init, merge=merge, perturbation=pert, **kwargs)
