@@ -27,22 +27,21 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from rnn_research import _checks, fused
+from rnn_research import _unroll_options as _options
 from rnn_research import parallel as _parallel
 from rnn_research.cells import Cell, Params, State
 
 Array = jax.Array
 MERGES = ("concat", "sum")
 BACKWARDS = ("custom", "autodiff")
-MODES = ("auto", "sequential", "parallel")
+MODES = _options.MODES
 
 
 def _valid_mask(lengths: Array, time: int) -> Array:
@@ -114,8 +113,8 @@ def unroll(
         initial_state = cell.initial_state(batch, params=params)
     else:
         cell.check_state(initial_state, batch_size=batch, name="initial_state")
-    parallel = _resolve_mode(cell, mode)
-    truncate_every = _truncation(truncate_every)
+    parallel = _options.resolve_mode(cell, mode)
+    truncate_every = _options.truncation(truncate_every)
 
     mask = None
     if lengths is not None:
@@ -125,7 +124,7 @@ def unroll(
         xs = jnp.where(mask[:, :, None], xs, jnp.zeros((), xs.dtype))
     if backward not in BACKWARDS:
         raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
-    chunk = _remat_chunk(remat, time)
+    chunk = _options.remat_chunk(remat, time)
 
     cell.check_inputs(params, xs)
     xs_t = jnp.swapaxes(xs, 0, 1)  # [T, B, D]
@@ -137,8 +136,8 @@ def unroll(
             )
         perturbation = jnp.swapaxes(perturbation, 0, 1)
     valid = None if mask is None else mask.T
-    restarts = None if resets is None else _restarts(resets, batch, time, reverse, valid)
-    cuts = None if truncate_every is None else _cuts(truncate_every, lengths, batch, time, reverse, valid)
+    restarts = None if resets is None else _options.restarts(resets, batch, time, reverse, valid)
+    cuts = None if truncate_every is None else _options.cuts(truncate_every, lengths, batch, time, reverse, valid)
 
     if parallel:
         final_state, hs = _parallel.recurrence(
@@ -169,62 +168,6 @@ def unroll(
         )
     ys = hs if valid is None else jnp.where(valid[:, :, None], hs, jnp.zeros((), hs.dtype))
     return final_state, jnp.swapaxes(ys, 0, 1)
-
-
-def _resolve_mode(cell: Cell, mode: str) -> bool:
-    """True when the unroll runs as a parallel scan."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if mode == "parallel" and not cell.parallel_scan:
-        raise ValueError(f"mode='parallel' needs a cell with an affine recurrence (mingru, minlstm), not {cell.name}")
-    return cell.parallel_scan and mode != "sequential"
-
-
-def _truncation(every: int | None) -> int | None:
-    if every is None or every == 0:
-        return None
-    if isinstance(every, (bool, np.bool_)) or not isinstance(every, (int, np.integer)) or every < 1:
-        raise ValueError(f"truncate_every must be a positive int (steps between gradient cuts) or None, got {every!r}")
-    return int(every)
-
-
-def _cuts(every: int, lengths: Array | None, batch: int, time: int, reverse: bool, valid: Array | None) -> Array:
-    """Time-major ``[T, B]`` bool: stop the gradient into the state before step ``t``. Steps are
-    numbered per row in the order of processing from its first valid step; every ``every``-th
-    (not the first) cuts, and padded steps never do."""
-    t = jnp.arange(time)[:, None]
-    if reverse:
-        last = jnp.full((batch,), time) if lengths is None else lengths
-        order = last[None, :] - 1 - t
-    else:
-        order = jnp.broadcast_to(t, (time, batch))
-    cuts = (order % every == 0) & (order > 0)
-    return cuts if valid is None else cuts & valid
-
-
-def _restarts(resets: Array, batch: int, time: int, reverse: bool, valid: Array | None) -> Array:
-    """Time-major ``[T, B]`` bool: restart from the initial state before processing step ``t``."""
-    resets = jnp.asarray(resets)
-    if _checks.shape_of(resets) != (batch, time):
-        raise ValueError(f"resets must have shape {(batch, time)} [B, T], got {_checks.shape_of(resets)}")
-    dtype = jnp.result_type(resets)
-    if not (jnp.issubdtype(dtype, jnp.bool_) or jnp.issubdtype(dtype, jnp.integer)):
-        raise ValueError(f"resets must be bool (or 0/1 integers), got dtype {dtype}")
-    restarts = jnp.asarray(resets).astype(bool).T
-    if reverse:  # a segment read backwards starts at its last step, the one before the next reset
-        restarts = jnp.concatenate([restarts[1:], jnp.zeros((1, batch), bool)])
-    return restarts if valid is None else restarts & valid
-
-
-def _remat_chunk(remat: bool | int, time: int) -> int | None:
-    """Steps per checkpointed chunk: ``None`` (no remat), ``ceil(sqrt(T))`` for ``True``, or ``remat``."""
-    if remat is False or remat is None:
-        return None
-    if remat is True:
-        return max(1, math.isqrt(max(time - 1, 0)) + 1)
-    if not isinstance(remat, (bool, np.bool_)) and isinstance(remat, (int, np.integer)) and remat >= 1:
-        return int(remat)
-    raise ValueError(f"remat must be a bool or a positive int (steps per checkpoint), got {remat!r}")
 
 
 def _scan_autodiff(
