@@ -30,6 +30,7 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks.machine import hardware
+from configs import base as config_base
 from rnn_research import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,6 +216,8 @@ def main(argv: list[str]) -> None:
     unknown = sorted(set(_TASKS.value) - set(SOLVED))
     if unknown or not _TASKS.value:
         raise app.UsageError(f"--tasks must name some of {sorted(SOLVED)}, got {_TASKS.value}")
+    if not _CELLS.value or set(_CELLS.value) - set(config_base.CELLS):
+        raise app.UsageError(f"--cells must name some of {list(config_base.CELLS)}, got {_CELLS.value}")
     try:
         seq_lens = [int(t) for t in _SEQ_LENS.value]
     except ValueError:

@@ -7,6 +7,9 @@ override with ``--config.optim.learning_rate=3e-3``. Every field here is read by
 
 import ml_collections
 
+# The names config.model.cell takes (rnn_research.cells.make builds each).
+CELLS = ("lstm", "gru", "simple_rnn", "layernorm_lstm", "layernorm_gru", "mingru", "minlstm")
+
 
 def get_config() -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()

@@ -7,8 +7,7 @@ cross-entropy is ``10 log 8 / (T + 20)`` per step (0.173 at T=100).
 
 from configs import base
 
-# Every cell of rnn_research.cells.make is a variant.
-CELLS = ("lstm", "gru", "simple_rnn", "layernorm_lstm", "layernorm_gru", "mingru", "minlstm")
+CELLS = base.CELLS  # every cell is a variant
 
 
 def get_config(variant: str = "lstm"):

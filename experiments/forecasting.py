@@ -40,6 +40,7 @@ one-step forecast residual has a large z-score.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import warnings
@@ -357,7 +358,7 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Fo
         horizon=config.data.horizon,
         num_targets=info["num_targets"],
         rnn=make_rnn(m).clone(return_state=m.decoder == "autoregressive"),
-        cell=make_cell(m),
+        cell=dataclasses.replace(make_cell(m), learn_initial_state=False),  # the decoder starts from the encoder
         target_in_inputs=targets,
         decoder=m.decoder,
         gaussian=m.gaussian,

@@ -356,6 +356,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
     diag_fn = h.make_diagnostics(state.params, first_batch)
     sign = 1.0 if tc.best_mode == "min" else -1.0
     target_met = parse_stop_when(tc.get("stop_when", ""))
+    if target_met is not None and not h.eval_sets:
+        raise ValueError(f"train.stop_when={tc.stop_when!r} needs an eval set, and this experiment has none")
     history: list[dict[str, Any]] = []
 
     def record_diagnostics(step: int) -> None:

@@ -42,9 +42,12 @@ def test_long_memory_table_and_figure(tmp_path):
     assert "$ " not in again.stdout and table.read_text() == text
 
 
-def test_long_memory_refuses_unknown_tasks(tmp_path):
+def test_long_memory_refuses_unknown_tasks_and_cells(tmp_path):
     done = long_memory(tmp_path, "--tasks=parity")
     assert done.returncode != 0 and "--tasks must name some of ['adding', 'copy']" in done.stderr
+    done = long_memory(tmp_path, "--cells=lstm,transformer")
+    assert done.returncode != 0 and "--cells must name some of ['lstm'," in done.stderr
+    assert not (tmp_path / "runs").exists()  # refused before any run started
 
 
 def test_rnn_speed_table_on_tiny_sizes(tmp_path):

@@ -65,6 +65,10 @@ def test_heads_give_every_horizon_step_and_sigma_is_positive(tmp_path, decoder, 
     params = model.init(jax.random.key(0), x)["params"]
     mean, sigma = model.apply({"params": params}, x)
     assert mean.shape == (3, config.data.horizon, 1)
+    if decoder == "autoregressive":  # the decoder starts from the encoder's state: no learned state of its own
+        config.model.learn_initial_state = True
+        learned = forecasting.make_model(config, info).init(jax.random.key(0), x)["params"]
+        assert "initial_state" in learned["rnn"]["layer_0"] and "initial_state" not in learned["decoder_0"]
     assert (sigma is None) == (not gaussian)
     if gaussian:
         assert float(sigma.min()) > 0

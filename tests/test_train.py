@@ -186,3 +186,18 @@ def test_resume_accepts_a_config_written_before_the_cell_options_existed(tmp_pat
     config.model.learn_initial_state = True
     with pytest.raises(ValueError, match=r"model.learn_initial_state: False -> True"):
         train.check_config_for_resume(config, tmp_path)
+
+
+def test_stop_when_without_an_eval_set_is_refused_in_one_line(tmp_path):
+    class NoEvalSets:  # the toy experiment with its eval sets removed
+        def __getattr__(self, name):
+            return getattr(toy, name)
+
+        @staticmethod
+        def make_data(config):
+            data = toy.make_data(config)
+            return type(data)(data[0], {}, data[2])
+
+    config = toy.get_config(num_steps=4, stop_when="mse<0.1")
+    with pytest.raises(ValueError, match=r"train.stop_when='mse<0.1' needs an eval set, and this experiment has none"):
+        train.train_and_evaluate(config, tmp_path, NoEvalSets())
