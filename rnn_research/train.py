@@ -52,7 +52,14 @@ RESUMABLE_CHANGES = (
 
 # Fields added to the base config after workdirs were written: a saved config without one ran
 # with this value, so it still resumes (and still loads for inference).
-ADDED_FIELDS = {"model.learn_initial_state": False, "model.truncate_every": 0, "model.scan_mode": "auto"}
+ADDED_FIELDS = {
+    "model.learn_initial_state": False,
+    "model.truncate_every": 0,
+    "model.scan_mode": "auto",
+    "model.subword_buckets": 0,
+    "model.subword_ngrams": "3,5",
+    "model.subword_width": 24,
+}
 
 
 def with_added_fields(saved: dict[str, Any], now: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -340,7 +347,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
     meta = {"best": None, "evals_without_improvement": 0, "stopped_early": False}
     restored = ckpt.restore_latest(state)
     if restored is not None:
-        state, meta = restored
+        state, meta = restored.state, restored.meta
     start = int(state.step)
     ckpt.forget_best_after(start)
     if is_chief:
@@ -411,10 +418,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
     final: dict[str, Any] = {}
     best = ckpt.restore_best(state) if h.eval_sets else None
     if best is not None:
-        final = h.evaluate(eval_step, best[0].params)
+        final = h.evaluate(eval_step, best.state.params)
         if writer:
             for name, values in final.items():
-                writer.write(ckpt.best_step(), values, split=f"best_{name}")
+                writer.write(best.step, values, split=f"best_{name}")
     if writer:
         if tc.plots:
             metrics.plot_curves(metrics.read_jsonl(workdir / "metrics.jsonl"), workdir / "plots")
@@ -442,4 +449,4 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     ckpt.close()
     if restored is None:
         raise FileNotFoundError(f"no checkpoints in {workdir / 'checkpoints'} (train first, or check --workdir)")
-    return h.evaluate(h.make_eval_step(), restored[0].params)
+    return h.evaluate(h.make_eval_step(), restored.state.params)

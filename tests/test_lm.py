@@ -388,7 +388,7 @@ def test_resume_restores_the_carried_state_exactly(tmp_path):
             train.train_and_evaluate(config, tmp_path / name, lm)
         h = train._Harness(config, tmp_path / name, lm)
         ckpt = checkpoint.Checkpointer(tmp_path / name / "checkpoints", keep=2, best_metric="nats", best_mode="min")
-        state, _ = ckpt.restore_latest(h.init_state(h.shard(next(h.train_batches(0)))))
+        state = ckpt.restore_latest(h.init_state(h.shard(next(h.train_batches(0))))).state
         ckpt.close()
         return jax.device_get((state.params, state.carry))
 

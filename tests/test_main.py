@@ -49,7 +49,7 @@ def latest_params(workdir, config):
     harness = train._Harness(config, workdir, synthetic)
     template = harness.init_state(harness.shard(next(iter(harness.train_batches(0)))))
     ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=2, best_metric="mse", best_mode="min")
-    state, _ = ckpt.restore_latest(template)
+    state = ckpt.restore_latest(template).state
     ckpt.close()
     return jax.device_get(state.params)
 

@@ -22,7 +22,7 @@ def final_params(config, workdir):
     ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=2, best_metric="mse", best_mode="min")
     template = train._Harness(config, workdir, toy)
     state = template.init_state(template.shard(next(iter(template.train_batches(0)))))
-    restored, _ = ckpt.restore_latest(state)
+    restored = ckpt.restore_latest(state).state
     ckpt.close()
     return jax.device_get(restored.params)
 
@@ -65,6 +65,39 @@ def test_resume_in_process_equals_uninterrupted(tmp_path):
     assert records(tmp_path / "resumed") == records(tmp_path / "full")
     a, b = final_params(full, tmp_path / "full"), final_params(full, tmp_path / "resumed")
     jax.tree_util.tree_map(np.testing.assert_array_equal, a, b)
+
+
+def _break(step_dir):
+    """What a save killed midway left on some orbax versions: the step directory under its final
+    name, its array files empty and the tree metadata missing."""
+    for f in step_dir.rglob("*"):
+        if f.is_file() and f.parent.name == "d":
+            f.write_bytes(b"")
+    (step_dir / "state" / "_METADATA").unlink()
+
+
+def test_unreadable_newest_checkpoint_is_skipped_with_a_warning(tmp_path, capsys):
+    full = toy.get_config()
+    train.train_and_evaluate(full, tmp_path / "full", toy)
+    first_half = toy.get_config(num_steps=12)
+    first_half.train.num_steps = 8
+    workdir = tmp_path / "resumed"
+    train.train_and_evaluate(first_half, workdir, toy)
+    latest = workdir / "checkpoints" / "latest"
+    _break(latest / "8")
+    capsys.readouterr()
+    train.train_and_evaluate(full, workdir, toy)  # resumes from step 4, redoes 5..12
+    err = capsys.readouterr().err
+    assert f"skipping unreadable checkpoint {latest / '8'}" in err and err.count("\n") == 1, err
+    assert records(workdir) == records(tmp_path / "full")
+    assert [p.name.split("-")[0] for p in latest.iterdir() if not p.name.isdigit()] == ["unreadable"]
+
+    # Inference (sampling, prediction) skips a broken best checkpoint for the next readable one.
+    (best_dir,) = (workdir / "checkpoints" / "best").iterdir()
+    _break(best_dir)
+    params, step = checkpoint.restore_params(workdir / "checkpoints")
+    assert step == 12 and "skipping unreadable checkpoint" in capsys.readouterr().err
+    jax.tree_util.tree_map(np.testing.assert_array_equal, params, final_params(full, tmp_path / "full"))
 
 
 def test_one_and_eight_devices_agree(tmp_path, monkeypatch):
