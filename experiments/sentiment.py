@@ -102,8 +102,9 @@ def make_data(config: ml_collections.ConfigDict) -> Data:
     vocab = text.Vocab.build(
         (text.tokenize(t) for t in splits.train.texts), min_count=data.min_count, max_size=data.max_vocab
     )
-    train_ids = text.encode_all(vocab, splits.train.texts, data.max_length)
-    eval_ids = {name: text.encode_all(vocab, ex.texts, data.max_length) for name, ex in splits.evals.items()}
+    subwords = make_subwords(config.model)
+    train_ids = text.encode_all(vocab, splits.train.texts, data.max_length, subwords)
+    eval_ids = {name: text.encode_all(vocab, ex.texts, data.max_length, subwords) for name, ex in splits.evals.items()}
     train_lengths = [len(r) for r in train_ids]
     if data.buckets:
         try:
@@ -245,12 +246,29 @@ class SentimentClassifier(nn.Module):
     word_dropout: float = 0.0
     embedding_init: Callable[..., jax.Array] = nn.initializers.normal(0.1)
 
+    subword_buckets: int = 0  # > 0: tokens [B, T, 1 + K] carry hashed n-gram ids (text.Subwords)
+
     @nn.compact
     def __call__(self, tokens: jax.Array, lengths: jax.Array, *, deterministic: bool = True) -> jax.Array:
-        if not deterministic and self.word_dropout > 0.0:
-            tokens = drop_words(self.make_rng("dropout"), self.word_dropout, tokens)
+        if (tokens.ndim == 3) != (self.subword_buckets > 0):
+            raise ValueError(
+                f"tokens of shape {tokens.shape}: expected [B, T, 1 + K] with model.subword_buckets > 0, "
+                f"[B, T] without (subword_buckets={self.subword_buckets})"
+            )
+        words = tokens[..., 0] if tokens.ndim == 3 else tokens
+        if not deterministic and self.word_dropout > 0.0:  # the word becomes <unk>, its spelling stays
+            words = drop_words(self.make_rng("dropout"), self.word_dropout, words)
         embedding = self.param("embedding", self.embedding_init, (self.vocab_size, self.embed_size))
-        xs = nn.Dropout(self.dropout)(jnp.take(embedding, tokens, axis=0), deterministic=deterministic)
+        xs = jnp.take(embedding, words, axis=0)
+        if self.subword_buckets:  # + the mean of the word's n-gram vectors (id 0: no n-gram)
+            table = self.param(
+                "subword_embedding", nn.initializers.normal(0.1), (self.subword_buckets + 1, self.embed_size)
+            )
+            grams = tokens[..., 1:]
+            present = (grams > 0)[..., None].astype(xs.dtype)
+            total = jnp.sum(jnp.take(table, grams, axis=0) * present, axis=2)
+            xs = xs + total / jnp.maximum(jnp.sum(present, axis=2), 1.0)
+        xs = nn.Dropout(self.dropout)(xs, deterministic=deterministic)
         ys = xs if self.rnn is None else self.rnn(xs, lengths, deterministic=deterministic)
         scores = None
         if self.pooling == "attention":
@@ -285,8 +303,23 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Se
         head_hidden=m.head_hidden,
         dropout=m.dropout,
         word_dropout=m.word_dropout,
+        subword_buckets=m.subword_buckets,
         **kwargs,
     )
+
+
+def make_subwords(model: ml_collections.ConfigDict) -> text.Subwords | None:
+    """The :class:`text.Subwords` that ``model.subword_*`` describe; None when ``subword_buckets`` is 0."""
+    if not model.subword_buckets:
+        return None
+    try:
+        low, high = (int(n) for n in str(model.subword_ngrams).split(","))
+        return text.Subwords((low, high), int(model.subword_buckets), int(model.subword_width))
+    except ValueError as e:
+        raise ValueError(
+            f"model.subword_ngrams={model.subword_ngrams!r}, model.subword_buckets={model.subword_buckets!r}, "
+            f"model.subword_width={model.subword_width!r}: {e}"
+        ) from None
 
 
 # ------------------------------------------------------------------------------ loss, metrics
@@ -369,7 +402,7 @@ def predict_texts(
     """``(label, probability)`` for each text; batches of 64 padded to multiples of 16 tokens."""
     model = make_model(config, {"vocab_size": len(vocab), "num_classes": len(label_names)})
     apply = jax.jit(lambda p, tokens, lengths: jax.nn.softmax(model.apply({"params": p}, tokens, lengths)))
-    ids = text.encode_all(vocab, texts, config.data.max_length)
+    ids = text.encode_all(vocab, texts, config.data.max_length, make_subwords(config.model))
     out: list[tuple[str, float]] = []
     batch = 64
     for start in range(0, len(ids), batch):

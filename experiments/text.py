@@ -10,8 +10,12 @@
   that holds its longest row, so a run compiles at most one program per bucket, and rows of a
   batch have similar lengths (little padding). Missing rows of the last batch of an epoch or of
   an evaluation set are padding rows with ``weights == 0``.
+* :class:`Subwords`: the hashed character n-grams of each token (fastText's subword units,
+  Bojanowski et al. 2017), so that a word never seen in train (``<unk>``) still has a spelling
+  the model can read: ``unfunny`` shares ``<un``, ``fun``, ``unny>``... with words it has seen.
 
-A batch is ``{"tokens": [B, L] int32, "lengths": [B] int32, "labels": [B] int32, "weights": [B] float32}``.
+A batch is ``{"tokens": [B, L] int32, "lengths": [B] int32, "labels": [B] int32, "weights": [B] float32}``;
+with subwords, ``tokens`` is ``[B, L, 1 + K]``: the word id, then K n-gram ids (0: none).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -87,14 +92,65 @@ class Vocab:
             raise ValueError(f"{path} is not a vocabulary file ({type(e).__name__}: {e})") from None
 
 
-def encode_all(vocab: Vocab, texts: Sequence[str], max_length: int) -> list[np.ndarray]:
-    """Token ids of each text, cut to ``max_length`` (0: no cut); an empty text gives one ``<unk>``."""
+def fnv1a(data: bytes) -> int:
+    """32-bit FNV-1a hash: the same on every machine and run (Python's ``hash`` is salted)."""
+    h = 2166136261
+    for byte in data:
+        h = ((h ^ byte) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+@dataclass(frozen=True)
+class Subwords:
+    """Character n-grams of ``<word>`` for ``n`` in ``ngrams`` (inclusive), hashed into ``buckets``.
+
+    :meth:`ids` gives ``width`` ids in ``1..buckets`` (shorter n-grams first, left to right),
+    padded with 0; a word with more n-grams keeps the first ``width``.
+    """
+
+    ngrams: tuple[int, int]
+    buckets: int
+    width: int
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        low, high = self.ngrams
+        if not 1 <= low <= high:
+            raise ValueError(f"subword n-gram range must be 1 <= min <= max, got {self.ngrams}")
+        if self.buckets < 1 or self.width < 1:
+            raise ValueError(f"subword buckets and width must be positive, got {self.buckets}, {self.width}")
+
+    def ids(self, word: str) -> np.ndarray:
+        found = self._cache.get(word)
+        if found is None:
+            marked = f"<{word}>"
+            grams = [
+                marked[i : i + n] for n in range(self.ngrams[0], self.ngrams[1] + 1) for i in range(len(marked) - n + 1)
+            ]
+            found = np.zeros(self.width, np.int32)
+            hashed = [1 + fnv1a(g.encode("utf-8")) % self.buckets for g in grams[: self.width]]
+            found[: len(hashed)] = hashed
+            self._cache[word] = found
+        return found
+
+
+def encode_all(
+    vocab: Vocab, texts: Sequence[str], max_length: int, subwords: Subwords | None = None
+) -> list[np.ndarray]:
+    """Token ids of each text, cut to ``max_length`` (0: no cut); an empty text gives one ``<unk>``.
+
+    Each row is ``[L]`` ids, or with ``subwords`` ``[L, 1 + K]``: the word id, then its n-gram ids.
+    """
     out = []
     for text in texts:
-        ids = vocab.encode(tokenize(text))
+        words = tokenize(text)
         if max_length:
-            ids = ids[:max_length]
-        out.append(ids if len(ids) else np.ones(1, np.int32))
+            words = words[:max_length]
+        ids = vocab.encode(words) if words else np.ones(1, np.int32)
+        if subwords is not None:
+            grams = [subwords.ids(w) for w in words] or [np.zeros(subwords.width, np.int32)]
+            ids = np.concatenate([ids[:, None], np.stack(grams)], axis=1)
+        out.append(ids)
     return out
 
 
@@ -118,7 +174,7 @@ def pad_batch(
     fits = [b for b in buckets if b >= longest]
     if not fits:
         raise ValueError(f"a row of {longest} tokens is longer than the largest bucket ({max(buckets)})")
-    tokens = np.zeros((batch_size, fits[0]), np.int32)
+    tokens = np.zeros((batch_size, fits[0], *rows[0].shape[1:]), np.int32)
     lengths = np.zeros(batch_size, np.int32)
     for i, r in enumerate(rows):
         tokens[i, : len(r)] = r
