@@ -294,7 +294,7 @@ def test_launcher_reports_bad_input_in_one_line_naming_file_and_line(tmp_path):
 
 def test_presets_build_every_variant_and_refuse_unknown_ones():
     for module, variants in (
-        (sentiment_sst2, ("bilstm", "lstm", "smoke")),
+        (sentiment_sst2, ("bilstm", "flax", "smoke")),
         (sentiment_imdb, ("bilstm", "smoke")),
         (sentiment_synthetic, ("bilstm", "gru", "bow", "smoke")),
     ):
@@ -302,9 +302,13 @@ def test_presets_build_every_variant_and_refuse_unknown_ones():
             assert module.get_config(variant).experiment == "sentiment"
         with pytest.raises(ValueError, match="unknown variant"):
             module.get_config("nope")
-    flax_like = sentiment_sst2.get_config("lstm")
-    assert (flax_like.model.embed_size, flax_like.model.hidden_size, flax_like.model.bidirectional) == (300, 256, False)
-    assert (flax_like.model.dropout, flax_like.model.word_dropout, flax_like.train.num_epochs) == (0.5, 0.1, 10)
+    flax_like = sentiment_sst2.get_config("flax")  # Flax's examples/sst2: BiLSTM, attention, MLP, SGD
+    m = flax_like.model
+    assert (m.embed_size, m.hidden_size, m.bidirectional, m.num_layers, m.pooling) == (300, 256, True, 1, "attention")
+    assert (m.head_hidden, m.dropout, m.word_dropout, m.subword_buckets) == (256, 0.5, 0.1, 0)
+    assert (flax_like.optim.name, flax_like.optim.momentum, flax_like.train.num_epochs) == ("sgd", 0.9, 10)
+    default = sentiment_sst2.get_config()
+    assert (default.model.num_layers, default.model.pooling, default.model.subword_buckets) == (1, "max", 20000)
 
 
 @pytest.mark.slow
