@@ -82,6 +82,20 @@ def command(name: str, overrides: list[str], root: Path) -> list[str]:
     ]
 
 
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """SIGTERM to every process group still running, then SIGKILL to those alive 30 s later."""
+    alive = [p for p in procs if p.poll() is None]
+    for proc in alive:
+        os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.perf_counter() + 30
+    for proc in alive:
+        try:
+            proc.wait(timeout=max(0.0, deadline - time.perf_counter()))
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def run_all(runs: list[tuple[str, list[str]]], root: Path) -> dict[str, dict[str, Any]]:
     """Runs the grid ``--parallel`` at a time; ``{name: {"seconds", "status"}}``."""
     root.mkdir(parents=True, exist_ok=True)
@@ -95,42 +109,39 @@ def run_all(runs: list[tuple[str, list[str]]], root: Path) -> dict[str, dict[str
             queue.append((name, overrides))
     start = time.perf_counter()
     going: dict[str, tuple[subprocess.Popen, float, Any, list[str]]] = {}
-    while queue or going:
-        late = _DEADLINE.value > 0 and time.perf_counter() - start > _DEADLINE.value
-        while queue and len(going) < _PARALLEL.value and not late:
-            name, overrides = queue.pop(0)
-            cmd = command(name, overrides, root)
-            log = open(root / f"{name}.log", "w")  # noqa: SIM115 (closed when the run ends)
-            print("$", shlex.join(cmd[1:]), flush=True)
-            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-            going[name] = (proc, time.perf_counter(), log, cmd)
-        for name, (proc, began, log, cmd) in list(going.items()):
-            if late and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-                log.close()
-                done[name] = {"seconds": time.perf_counter() - began, "status": "stopped"}
-                del going[name]
-            elif proc.poll() is not None:
+    try:
+        while queue or going:
+            late = _DEADLINE.value > 0 and time.perf_counter() - start > _DEADLINE.value
+            while queue and len(going) < _PARALLEL.value and not late:
+                name, overrides = queue.pop(0)
+                cmd = command(name, overrides, root)
+                log = open(root / f"{name}.log", "w")  # noqa: SIM115 (closed when the run ends)
+                print("$", shlex.join(cmd[1:]), flush=True)
+                proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                going[name] = (proc, time.perf_counter(), log, cmd)
+            if late:  # stop every run still going at once, then wait for each
+                _stop([proc for proc, *_ in going.values()])
+            for name, (proc, began, log, cmd) in list(going.items()):
+                if proc.poll() is None:
+                    continue
                 log.close()
                 seconds = time.perf_counter() - began
                 status = "done" if proc.returncode == 0 else f"failed (exit {proc.returncode})"
+                if late and proc.returncode != 0:
+                    status = "stopped"
                 done[name] = {"seconds": seconds, "status": status}
                 if proc.returncode == 0:
-                    record = {"seconds": seconds, "status": status, "command": cmd[1:]}
-                    record["hardware"] = hardware()
+                    record = {"seconds": seconds, "status": status, "command": cmd[1:], "hardware": hardware()}
                     (root / name / "wall_time.json").write_text(json.dumps(record))
                 print(f"{name}: {status} in {seconds / 60:.1f} min", flush=True)
                 del going[name]
-        for name, _ in queue if late else []:
-            done[name] = {"seconds": 0.0, "status": "not started"}
-        if late:
-            queue = []
-        time.sleep(1.0)
+            for name, _ in queue if late else []:
+                done[name] = {"seconds": 0.0, "status": "not started"}
+            if late:
+                queue = []
+            time.sleep(1.0)
+    finally:  # an interrupted sweep leaves no run behind (each has its own process group)
+        _stop([proc for proc, *_ in going.values()])
     return done
 
 

@@ -1,7 +1,9 @@
 """Sentiment analysis (text classification) on the shared harness: (Bi)RNN encoder, pooling, MLP head.
 
-Model: embedding ``[V, E]`` (random, or GloVe-format vectors from ``data.embeddings``) -> word
-dropout (a token becomes ``<unk>`` with probability ``model.word_dropout``) -> dropout -> stacked
+Model: embedding ``[V, E]`` (random, or GloVe-format vectors from ``data.embeddings``), plus with
+``model.subword_buckets > 0`` the mean of the word's hashed character n-gram vectors
+(:class:`experiments.text.Subwords`; ``tokens`` then ``[B, T, 1 + K]``) -> word dropout (a word
+id becomes ``<unk>`` with probability ``model.word_dropout``, its n-grams stay) -> dropout -> stacked
 uni- or bidirectional RNN/LSTM/GRU over the valid prefix of each row (``lengths``; with
 ``model.encoder="bow"`` no encoder at all: the order-blind bag-of-words baseline) -> pooling
 over the valid steps -> dropout -> MLP head (``model.head_hidden`` ReLU units, 0: linear) ->
@@ -234,7 +236,7 @@ def drop_words(rng: jax.Array, rate: float, tokens: jax.Array) -> jax.Array:
 
 
 class SentimentClassifier(nn.Module):
-    """``tokens [B, T]``, ``lengths [B]`` -> ``logits [B, C]``."""
+    """``tokens [B, T]`` (with subwords ``[B, T, 1 + K]``: word id, then n-gram ids), ``lengths [B]`` -> ``logits [B, C]``."""
 
     vocab_size: int
     embed_size: int

@@ -8,9 +8,12 @@ Layout under ``<workdir>/checkpoints``::
 Orbax writes each checkpoint into a temporary directory and renames it only when complete,
 so a process killed during a save leaves the previous checkpoints intact and the partial one
 is ignored (and cleaned up) on the next start. Where a killed save still left a step directory
-that cannot be read (seen with other orbax versions and file systems), restoring skips it with
-a one-line warning and takes the next one: the trainer moves it aside to ``unreadable-<step>``
-(so that the step can be saved again), inference leaves the directory as it is.
+whose files are damaged (its tree metadata missing, array files empty or unreadable: seen with
+another orbax version on a GPU machine), restoring skips it with a one-line warning and takes
+the next older one. Resuming moves a skipped latest checkpoint aside to
+``unreadable-<step>-<time>`` (so the step can be saved again); evaluation and inference leave
+directories as they are. Any other restore error (a shape mismatch, out of memory) is raised,
+and so is finding only damaged checkpoints: nothing is restarted from scratch behind your back.
 """
 
 from __future__ import annotations
@@ -38,29 +41,70 @@ class Restored(NamedTuple):
     step: int
 
 
-# What orbax/tensorstore raise for a step directory with missing or truncated files.
-_UNREADABLE = (OSError, ValueError, KeyError, RuntimeError)
+class DamagedCheckpointsError(RuntimeError):
+    """Step directories exist under a checkpoint directory but none of them can be read."""
+
+
+# Messages of the tensorstore/orbax errors for missing or truncated checkpoint files.
+_DAMAGE_MESSAGES = ("NOT_FOUND", "DATA_LOSS", "OUT_OF_RANGE", "Error reading", "does not exist")
+
+
+def _is_damaged(step_dir: Path, error: Exception) -> bool:
+    """Whether ``error`` from restoring ``step_dir`` comes from damaged files (not from a shape
+    mismatch, a full device or the like)."""
+    if isinstance(error, FileNotFoundError) or not (step_dir / "state" / "_METADATA").is_file():
+        return True
+    if any(f.is_file() and f.stat().st_size == 0 and f.parent.name == "d" for f in step_dir.rglob("*")):
+        return True
+    return isinstance(error, (OSError, ValueError)) and any(m in str(error) for m in _DAMAGE_MESSAGES)
+
+
+def _move_aside(path: Path) -> str:
+    """Renames a damaged step directory (on the first process only); returns a note for the warning."""
+    if jax.process_index() != 0 or not path.is_dir():
+        return ""
+    aside = path.with_name(f"unreadable-{path.name}-{int(time.time())}")
+    try:
+        path.rename(aside)
+    except OSError as e:
+        return f"; could not move it aside ({type(e).__name__})"
+    return f"; moved to {aside.name}"
 
 
 def _first_readable(
-    directory: Path, steps: Iterable[int], restore: Callable[[int], Any], *, move_aside: bool
+    directory: Path, steps: Iterable[int], restore: Callable[[int], Any], *, move_aside: bool, what: str = ""
 ) -> tuple[Any, int] | None:
-    """``(restore(step), step)`` for the first step in ``steps`` that reads; unreadable ones are
-    reported in one line each (and renamed ``unreadable-<step>`` when ``move_aside``)."""
+    """``(restore(step), step)`` for the first step in ``steps`` whose files read.
+
+    Damaged step directories are reported in one line each (and moved aside when ``move_aside``);
+    ``None`` if there are no steps, :class:`DamagedCheckpointsError` if all are damaged. Other
+    errors propagate.
+    """
+    damaged: list[tuple[int, str]] = []
     for step in steps:
         try:
-            return restore(step), step
-        except _UNREADABLE as e:
-            path = directory / str(step)
-            reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-            note = ""
-            if move_aside and path.is_dir():
-                aside = directory / f"unreadable-{step}-{int(time.time())}"
-                path.rename(aside)
-                note = f"; moved to {aside.name}"
+            found = restore(step)
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            if not _is_damaged(directory / str(step), e):
+                raise
+            damaged.append((step, f"{type(e).__name__}: {(str(e).splitlines() or [''])[0][:160]}"))
+            continue
+        for bad, reason in damaged:
+            note = _move_aside(directory / str(bad)) if move_aside else ""
             print(
-                f"warning: skipping unreadable checkpoint {path} ({type(e).__name__}: {reason}){note}", file=sys.stderr
+                f"warning: skipping unreadable checkpoint {directory / str(bad)} ({reason}){note}{what}",
+                file=sys.stderr,
             )
+        if move_aside and damaged and jax.process_count() > 1:
+            from jax.experimental import multihost_utils
+
+            multihost_utils.sync_global_devices("rnn_research.checkpoint.move_aside")
+        return found, step
+    if damaged:
+        raise DamagedCheckpointsError(
+            f"no readable checkpoint in {directory}: steps {[s for s, _ in damaged]} are damaged "
+            f"({damaged[0][1]}); move them away to start afresh"
+        )
     return None
 
 
@@ -98,7 +142,9 @@ class Checkpointer:
         self._best.save(step, args=self._args(state, meta), metrics=metrics, force=True)
         self._best.wait_until_finished()
 
-    def _restore(self, manager: ocp.CheckpointManager, template: Any, steps: Iterable[int]) -> Restored | None:
+    def _restore(
+        self, manager: ocp.CheckpointManager, template: Any, steps: Iterable[int], move_aside: bool = False
+    ) -> Restored | None:
         def read(step: int) -> Any:
             return manager.restore(
                 step,
@@ -107,8 +153,9 @@ class Checkpointer:
                 ),
             )
 
-        found = _first_readable(Path(manager.directory), steps, read, move_aside=True)
-        manager.reload()  # forget the steps moved aside, so that they can be saved again
+        found = _first_readable(Path(manager.directory), steps, read, move_aside=move_aside)
+        if move_aside:
+            manager.reload()  # forget the steps moved aside, so that they can be saved again
         if found is None:
             return None
         restored, step = found
@@ -118,19 +165,20 @@ class Checkpointer:
         """Step of the newest complete latest-checkpoint, or ``None``."""
         return self._latest.latest_step()
 
-    def restore_latest(self, template: Any) -> Restored | None:
-        """The newest readable latest-checkpoint, shaped and sharded like ``template``; ``None`` if none."""
-        return self._restore(self._latest, template, sorted(self._latest.all_steps(), reverse=True))
+    def restore_latest(self, template: Any, *, move_aside: bool = False) -> Restored | None:
+        """The newest readable latest-checkpoint, shaped and sharded like ``template``; ``None`` if
+        there is none. ``move_aside``: rename damaged newer ones (when resuming training)."""
+        return self._restore(self._latest, template, sorted(self._latest.all_steps(), reverse=True), move_aside)
 
     def best_step(self) -> int | None:
         """Step of the best checkpoint by ``best_metric``, or ``None``."""
         return self._best.best_step()
 
     def restore_best(self, template: Any) -> Restored | None:
-        """The best readable checkpoint by ``best_metric``, shaped and sharded like ``template``; ``None`` if none."""
+        """The best checkpoint by ``best_metric``, shaped and sharded like ``template``; ``None`` if
+        none; :class:`DamagedCheckpointsError` if its files are damaged."""
         best = self._best.best_step()
-        others = sorted((s for s in self._best.all_steps() if s != best), reverse=True)
-        return self._restore(self._best, template, ([best] if best is not None else []) + others)
+        return self._restore(self._best, template, [] if best is None else [best])
 
     def forget_best_after(self, step: int) -> None:
         """Drops best checkpoints newer than ``step`` (written after the checkpoint a resume starts from)."""
@@ -160,7 +208,15 @@ def restore_params(directory: str | Path) -> tuple[Any, int]:
         def read(step: int, manager: ocp.CheckpointManager = manager) -> Any:
             return manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
 
-        found = _first_readable(directory / which, sorted(manager.all_steps(), reverse=True), read, move_aside=False)
+        try:
+            found = _first_readable(
+                directory / which, sorted(manager.all_steps(), reverse=True), read, move_aside=False
+            )
+        except DamagedCheckpointsError as e:
+            if which == "latest":
+                raise
+            print(f"warning: {e}; using the latest checkpoint instead of the best", file=sys.stderr)
+            found = None
         manager.close()
         if found is not None:
             return found[0].state["params"], found[1]

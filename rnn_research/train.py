@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import operator
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -345,7 +346,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
     first_batch = h.shard(next(iter(h.train_batches(0))))
     state = h.init_state(first_batch)
     meta = {"best": None, "evals_without_improvement": 0, "stopped_early": False}
-    restored = ckpt.restore_latest(state)
+    restored = ckpt.restore_latest(state, move_aside=True)
     if restored is not None:
         state, meta = restored.state, restored.meta
     start = int(state.step)
@@ -416,7 +417,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
             ckpt.save(step, state, meta)
 
     final: dict[str, Any] = {}
-    best = ckpt.restore_best(state) if h.eval_sets else None
+    try:
+        best = ckpt.restore_best(state) if h.eval_sets else None
+    except checkpoint.DamagedCheckpointsError as e:  # a save of the best killed midway, not redone since
+        print(f"warning: {e}; reporting the final state (step {int(state.step)}) instead", file=sys.stderr)
+        best = checkpoint.Restored(state, meta, int(state.step))
     if best is not None:
         final = h.evaluate(eval_step, best.state.params)
         if writer:
@@ -445,7 +450,12 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     if prepare and jax.process_index() == 0:
         prepare(config, workdir, h.info)  # refuses data that does not match the checkpoint
     template = h.init_state(h.shard(next(iter(h.train_batches(0)))))
-    restored = ckpt.restore_best(template) or ckpt.restore_latest(template)
+    try:
+        restored = ckpt.restore_best(template)
+    except checkpoint.DamagedCheckpointsError as e:
+        print(f"warning: {e}; evaluating the latest checkpoint instead", file=sys.stderr)
+        restored = None
+    restored = restored or ckpt.restore_latest(template)
     ckpt.close()
     if restored is None:
         raise FileNotFoundError(f"no checkpoints in {workdir / 'checkpoints'} (train first, or check --workdir)")

@@ -90,14 +90,41 @@ def test_unreadable_newest_checkpoint_is_skipped_with_a_warning(tmp_path, capsys
     err = capsys.readouterr().err
     assert f"skipping unreadable checkpoint {latest / '8'}" in err and err.count("\n") == 1, err
     assert records(workdir) == records(tmp_path / "full")
-    assert [p.name.split("-")[0] for p in latest.iterdir() if not p.name.isdigit()] == ["unreadable"]
+    assert [p.name.split("-")[:2] for p in latest.iterdir() if not p.name.isdigit()] == [["unreadable", "8"]]
 
-    # Inference (sampling, prediction) skips a broken best checkpoint for the next readable one.
+    # Evaluation and inference fall back from a damaged best checkpoint to the latest, and say so.
     (best_dir,) = (workdir / "checkpoints" / "best").iterdir()
     _break(best_dir)
+    evaluated = train.evaluate_checkpoint(full, workdir, toy)
+    assert "evaluating the latest checkpoint instead" in capsys.readouterr().err
     params, step = checkpoint.restore_params(workdir / "checkpoints")
-    assert step == 12 and "skipping unreadable checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert step == 12 and "using the latest checkpoint instead of the best" in err and err.count("\n") == 1
     jax.tree_util.tree_map(np.testing.assert_array_equal, params, final_params(full, tmp_path / "full"))
+    assert evaluated["test"]["mse"] == pytest.approx(records(tmp_path / "full", "test")[-1]["mse"], rel=1e-5)
+    assert best_dir.is_dir()  # evaluation and inference rename nothing
+
+
+def test_only_damage_is_skipped_and_all_damaged_is_refused(tmp_path):
+    config = toy.get_config(num_steps=8)
+    train.train_and_evaluate(config, tmp_path, toy)
+    latest = tmp_path / "checkpoints" / "latest"
+    ckpt = checkpoint.Checkpointer(tmp_path / "checkpoints", keep=2, best_metric="mse", best_mode="min")
+    h = train._Harness(config, tmp_path, toy)
+    state = h.init_state(h.shard(next(iter(h.train_batches(0)))))
+    wrong = state.replace(params=jax.tree_util.tree_map(lambda x: np.zeros((*x.shape, 2), x.dtype), state.params))
+    with pytest.raises(ValueError):  # another model's shapes: an error, not a damaged checkpoint
+        ckpt.restore_latest(wrong, move_aside=True)
+    assert sorted(p.name for p in latest.iterdir()) == ["4", "8"]
+    ckpt.close()
+
+    for step in ("4", "8"):
+        _break(latest / step)
+    before = records(tmp_path)
+    with pytest.raises(checkpoint.DamagedCheckpointsError, match=r"steps \[8, 4\] are damaged") as err:
+        train.train_and_evaluate(toy.get_config(num_steps=12), tmp_path, toy)  # never restarts from scratch
+    assert "\n" not in str(err.value) and "move them away to start afresh" in str(err.value)
+    assert sorted(p.name for p in latest.iterdir()) == ["4", "8"] and records(tmp_path) == before
 
 
 def test_one_and_eight_devices_agree(tmp_path, monkeypatch):
