@@ -16,7 +16,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 import experiments
-from rnn_research import sharding, train
+from rnn_research import preemption, sharding, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic_adding.py:smoke.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.", required=True)
@@ -65,6 +65,9 @@ def main(argv: list[str]) -> None:
             results = modes[_MODE.value](config, _WORKDIR.value, experiment)
         else:
             raise ValueError(f"--mode={_MODE.value!r} is not one of {sorted(modes) + sorted(extra)}")
+    except preemption.Stopped as e:  # SIGTERM/SIGINT: a checkpoint was saved; the same command resumes
+        print(str(e), file=sys.stderr)
+        sys.exit(e.exit_code)
     except (ValueError, KeyError, FileNotFoundError, train.NonFiniteError) as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: {message}", file=sys.stderr)

@@ -32,7 +32,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from rnn_research import checkpoint, diagnostics, metrics, optim, sharding
+from rnn_research import checkpoint, diagnostics, metrics, optim, preemption, sharding
 from rnn_research.experiment import Experiment
 
 # Fields that may change between a run and its resumption; any other change is refused.
@@ -378,43 +378,54 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
         record_diagnostics(0)
     batches = h.train_batches(start)
     step = start
-    while step < num_steps and not meta["stopped_early"]:
-        batch = h.shard(next(batches))
-        state, (step_metrics, finite) = train_step(state, batch)
-        step += 1
-        if tc.nonfinite == "halt" and not bool(finite):
-            raise NonFiniteError(
-                f"non-finite loss or gradient at step {step} (train.nonfinite='halt'); "
-                f"the last good checkpoint (step {ckpt.latest_step()}) is intact in {workdir}"
-            )
-        history.append(step_metrics)
-        if step % tc.log_every == 0 or step == num_steps:
-            logged = h.finalize(_mean_metrics(history))
-            logged["nonfinite_steps"] = float(state.nonfinite_steps)
-            history = []
-            if writer:
-                writer.write(step, logged, split="train")
-        record_diagnostics(step)
-        if h.eval_sets and (step % eval_every == 0 or step == num_steps):
-            results = h.evaluate(eval_step, state.params)
-            for name, values in results.items():
+    with preemption.StopSignals() as stop:  # SIGTERM/SIGINT: stop at the next log step, saved
+        while step < num_steps and not meta["stopped_early"]:
+            batch = h.shard(next(batches))
+            state, (step_metrics, finite) = train_step(state, batch)
+            step += 1
+            if tc.nonfinite == "halt" and not bool(finite):
+                raise NonFiniteError(
+                    f"non-finite loss or gradient at step {step} (train.nonfinite='halt'); "
+                    f"the last good checkpoint (step {ckpt.latest_step()}) is intact in {workdir}"
+                )
+            history.append(step_metrics)
+            if step % tc.log_every == 0 or step == num_steps:
+                logged = h.finalize(_mean_metrics(history))
+                logged["nonfinite_steps"] = float(state.nonfinite_steps)
+                history = []
                 if writer:
-                    writer.write(step, values, split=name)
-            first = next(iter(results.values()))
-            if tc.best_metric not in first:
-                raise ValueError(f"train.best_metric={tc.best_metric!r} is not an eval metric ({sorted(first)})")
-            value = first[tc.best_metric]
-            if meta["best"] is None or sign * value < sign * meta["best"]:
-                meta.update(best=value, evals_without_improvement=0)
-            else:
-                meta["evals_without_improvement"] += 1
-            ckpt.save_best(step, state, meta, {tc.best_metric: value})
-            if tc.early_stopping_evals and meta["evals_without_improvement"] >= tc.early_stopping_evals:
-                meta["stopped_early"] = True
-            if target_met is not None and target_met(first):
-                meta["stopped_early"] = True
-        if step % checkpoint_every == 0 or step == num_steps or meta["stopped_early"]:
-            ckpt.save(step, state, meta)
+                    writer.write(step, logged, split="train")
+            record_diagnostics(step)
+            if h.eval_sets and (step % eval_every == 0 or step == num_steps):
+                results = h.evaluate(eval_step, state.params)
+                for name, values in results.items():
+                    if writer:
+                        writer.write(step, values, split=name)
+                first = next(iter(results.values()))
+                if tc.best_metric not in first:
+                    raise ValueError(f"train.best_metric={tc.best_metric!r} is not an eval metric ({sorted(first)})")
+                value = first[tc.best_metric]
+                if meta["best"] is None or sign * value < sign * meta["best"]:
+                    meta.update(best=value, evals_without_improvement=0)
+                else:
+                    meta["evals_without_improvement"] += 1
+                ckpt.save_best(step, state, meta, {tc.best_metric: value})
+                if tc.early_stopping_evals and meta["evals_without_improvement"] >= tc.early_stopping_evals:
+                    meta["stopped_early"] = True
+                if target_met is not None and target_met(first):
+                    meta["stopped_early"] = True
+            if step % checkpoint_every == 0 or step == num_steps or meta["stopped_early"]:
+                ckpt.save(step, state, meta)
+            if stop.signum is not None or jax.process_count() > 1:
+                if step % tc.log_every == 0 and step < num_steps and not meta["stopped_early"]:
+                    signum = stop.agreed()  # every process stops at the same log step
+                    if signum is not None:
+                        if step % checkpoint_every != 0:
+                            ckpt.save(step, state, meta)
+                        if writer:
+                            writer.close()
+                        ckpt.close()
+                        raise preemption.Stopped(signum, step, workdir)
 
     final: dict[str, Any] = {}
     try:

@@ -118,6 +118,32 @@ def test_sigkill_at_any_moment_then_resume_equals_uninterrupted(tmp_path):
     jax.tree_util.tree_map(np.testing.assert_array_equal, a, b)
 
 
+@pytest.mark.slow
+def test_sigterm_stops_at_a_log_step_with_a_checkpoint_and_resume_equals_uninterrupted(tmp_path):
+    overrides = ["--config.train.num_steps=200", "--config.train.checkpoint_every=100", "--config.train.log_every=5"]
+    code, _, err = run(tmp_path / "reference", *overrides)
+    assert code == 0, err[-2000:]
+    workdir = tmp_path / "stopped"
+    proc = launch(workdir, *overrides)
+    deadline = time.time() + 90
+    while time.time() < deadline and proc.poll() is None:
+        if (workdir / "metrics.jsonl").exists() and len(records(workdir)) >= 3:
+            proc.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.002)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("stopped by SIGTERM at step ") and "run the same command to resume" in last, err
+    step = int(last.split("at step ")[1].split(":")[0])
+    assert step % 5 == 0 and step < 200 and "received SIGTERM" in err
+    assert (workdir / "checkpoints" / "latest" / str(step)).is_dir()  # saved though not a checkpoint step
+    code, out, err = run(workdir, *overrides)
+    assert code == 0, err[-2000:]
+    assert f"resumed from step {step}" in out
+    assert records(workdir) == records(tmp_path / "reference")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -76,6 +76,7 @@ def _break(step_dir):
     (step_dir / "state" / "_METADATA").unlink()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's abandoned reads
 def test_unreadable_newest_checkpoint_is_skipped_with_a_warning(tmp_path, capsys):
     full = toy.get_config()
     train.train_and_evaluate(full, tmp_path / "full", toy)
@@ -105,6 +106,7 @@ def test_unreadable_newest_checkpoint_is_skipped_with_a_warning(tmp_path, capsys
     assert best_dir.is_dir()  # evaluation and inference rename nothing
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's abandoned reads
 def test_only_damage_is_skipped_and_all_damaged_is_refused(tmp_path):
     config = toy.get_config(num_steps=8)
     train.train_and_evaluate(config, tmp_path, toy)
