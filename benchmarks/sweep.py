@@ -8,7 +8,7 @@ The grid file has one run per line, ``name: --config.a=1 --config.b=x`` (``#`` s
 Each run is ``python -m experiments.main --config=<config> --workdir=<root>/<name> <common>
 <overrides>``, its output in ``<root>/<name>.log``. A workdir that already holds
 ``wall_time.json`` is read, not retrained. With ``--deadline_s``, runs still going at the deadline
-get SIGTERM (the harness saves a checkpoint at its next log step and exits; SIGKILL after 30 s)
+get SIGTERM (the harness saves a checkpoint after the step in flight and stops; SIGKILL after 30 s)
 and are reported from what they logged (marked "stopped").
 
 Every run is read back from its ``metrics.jsonl``: the evaluation of the checkpoint the harness

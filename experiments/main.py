@@ -9,6 +9,7 @@ else the latest) checkpoint in DIR; experiments add modes (``lm``: ``--mode=samp
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 
@@ -57,7 +58,10 @@ def main(argv: list[str]) -> None:
             process_id=_PROCESS_ID.value,
         )
         experiment = experiments.get(config.experiment)
-        modes = {"train": train.train_and_evaluate, "eval": train.evaluate_checkpoint}
+        modes = {
+            "train": functools.partial(train.train_and_evaluate, stop_on_signals=True),
+            "eval": train.evaluate_checkpoint,
+        }
         extra = getattr(experiment, "MODES", {})
         if _MODE.value in extra:
             results = extra[_MODE.value](config, _WORKDIR.value)
@@ -66,8 +70,9 @@ def main(argv: list[str]) -> None:
         else:
             raise ValueError(f"--mode={_MODE.value!r} is not one of {sorted(modes) + sorted(extra)}")
     except preemption.Stopped as e:  # SIGTERM/SIGINT: a checkpoint was saved; the same command resumes
-        print(str(e), file=sys.stderr)
-        sys.exit(e.exit_code)
+        print(str(e), file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        preemption.end_by_signal(e.signum)  # shells see the signal: a `for` loop stops on Ctrl-C
     except (ValueError, KeyError, FileNotFoundError, train.NonFiniteError) as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: {message}", file=sys.stderr)

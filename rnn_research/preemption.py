@@ -1,34 +1,41 @@
 """Stopping a training run cleanly on SIGTERM or SIGINT (preemption, ``kill``, Ctrl-C).
 
-Cloud TPU VMs and batch schedulers send SIGTERM some seconds before they take a machine. Inside
-:class:`StopSignals` (the harness's training loop), the first SIGTERM or SIGINT only sets a flag:
-the loop goes on to the next log step (``train.log_every``, so that the logged averages of a
-resumed run equal an uninterrupted run's), saves a checkpoint there and raises :class:`Stopped`,
-which the launcher reports in one line with exit status ``128 + signal`` (143 for SIGTERM, 130
-for SIGINT). Running the same command resumes exactly. A second signal stops at once, as
-without the handler. With several processes, they agree at each log step (one small all-gather)
-so that every host stops at the same step.
+Cloud TPU VMs and batch schedulers send SIGTERM some seconds before they take a machine. The
+launcher trains with ``stop_on_signals=True``: inside the training loop (:class:`StopSignals`),
+the first SIGTERM or SIGINT only sets a flag, the step in flight finishes, a checkpoint is saved
+at that step (with the partial averages of the current log interval, so that a resumed run logs
+exactly what an uninterrupted one does) and :class:`Stopped` is raised. The launcher reports it
+in one line and ends by that signal (shells see status 143 for SIGTERM, 130 for SIGINT, and a
+``for`` loop of runs stops on Ctrl-C). Running the same command resumes exactly. A second signal
+acts at once, as without the handler, once Python regains control (a compile or a device wait
+in native code finishes first). A signal before the loop starts (data loading, restore) has its
+usual effect; one after training ends skips the final evaluation, which the resumed run redoes.
 
-Handlers can only be installed from the main thread; elsewhere (a training loop in a worker
-thread) signals keep their usual effect.
+With several processes (``jax.distributed``), JAX's own preemption service catches SIGTERM, and
+every process asks :func:`jax.experimental.multihost_utils.reached_preemption_sync_point` at
+each log step, so that all of them stop at the same step; no Python handler is installed then.
+Called from a notebook or a library (``stop_on_signals=False``, the default of
+:func:`rnn_research.train.train_and_evaluate`), signals keep their usual effect.
 """
 
 from __future__ import annotations
 
+import os
 import signal
-import sys
 import threading
 from types import FrameType
 from typing import Any
 
 import jax
-import numpy as np
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
-class Stopped(Exception):
-    """Training stopped at ``step`` on signal ``signum`` after saving a checkpoint there."""
+class Stopped(BaseException):
+    """Training stopped at ``step`` on signal ``signum`` after saving a checkpoint there.
+
+    A ``BaseException``, like ``KeyboardInterrupt``: ``except Exception`` does not swallow it.
+    """
 
     def __init__(self, signum: int, step: int, workdir: Any) -> None:
         self.signum, self.step, self.exit_code = signum, step, 128 + signum
@@ -39,16 +46,22 @@ class Stopped(Exception):
 
 
 class StopSignals:
-    """Context manager: the first SIGTERM/SIGINT is recorded in :attr:`signum`; a second acts at once."""
+    """Context manager: the first SIGTERM/SIGINT is recorded in :attr:`signum`; a second acts at once.
 
-    def __init__(self) -> None:
+    ``enabled=False``, or more than one process: no handler is installed (see the module docstring).
+    """
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.multiprocess = jax.process_count() > 1
         self.signum: int | None = None
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
+        if self.enabled and not self.multiprocess and threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
+                if signal.getsignal(sig) is not signal.SIG_IGN:  # e.g. SIGINT of a background job
+                    self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -56,7 +69,7 @@ class StopSignals:
 
     def _restore(self) -> None:
         for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)
         self._previous = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -69,19 +82,24 @@ class StopSignals:
                 signal.raise_signal(signum)
             return
         self.signum = signum
-        print(
-            f"received {signal.Signals(signum).name}: stopping at the next log step with a checkpoint "
-            "(send it again to stop at once)",
-            file=sys.stderr,
-            flush=True,
-        )
+        note = f"received {signal.Signals(signum).name}: stopping after this step with a checkpoint (send it again to stop at once)\n"
+        os.write(2, note.encode())  # not print(): the signal may have interrupted a write to stderr
 
-    def agreed(self) -> int | None:
-        """The signal to stop on, the same on every process (a collective: call it on all of them)."""
-        if jax.process_count() == 1:
+    def should_stop(self, step: int, log_step: bool) -> int | None:
+        """The signal to stop on after ``step``, or None. With several processes, a collective
+        at every log step (``log_step``), the same answer on every process."""
+        if not self.enabled:
+            return None
+        if not self.multiprocess:
             return self.signum
+        if not log_step:
+            return None
         from jax.experimental import multihost_utils
 
-        mine = np.int32(self.signum or 0)
-        every = np.asarray(multihost_utils.process_allgather(mine))
-        return int(every.max()) or None
+        return signal.SIGTERM if multihost_utils.reached_preemption_sync_point(step) else None
+
+
+def end_by_signal(signum: int) -> None:
+    """Ends the process by ``signum`` with its default action, as if no handler had caught it."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)

@@ -161,6 +161,10 @@ def _interval(config: ml_collections.ConfigDict, key: str, info: dict[str, Any])
     return int(info["steps_per_epoch"])
 
 
+def _floats(values: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items()}
+
+
 def _mean_metrics(history: list[dict[str, Any]]) -> dict[str, float]:
     """Each metric's mean over the batches, except ``total_*`` metrics (counts), which are summed."""
     stacked = jax.device_get(history)
@@ -316,11 +320,14 @@ class _Harness:
         return lambda params: jitted(params, batch, carry)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, experiment: Experiment) -> dict:
+def train_and_evaluate(
+    config: ml_collections.ConfigDict, workdir: str | Path, experiment: Experiment, *, stop_on_signals: bool = False
+) -> dict:
     """Trains ``experiment`` under ``config`` in ``workdir`` (resuming if it holds a checkpoint).
 
     Returns the final metrics: ``{eval_set: {metric: value}}`` of the best checkpoint (or of
-    the last state when there are no eval sets).
+    the last state when there are no eval sets). ``stop_on_signals`` (the launcher's setting):
+    SIGTERM/SIGINT during training save a checkpoint and raise :class:`preemption.Stopped`.
     """
     workdir = Path(workdir)
     tc = config.train
@@ -349,6 +356,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
     restored = ckpt.restore_latest(state, move_aside=True)
     if restored is not None:
         state, meta = restored.state, restored.meta
+    # The current log interval's per-step metrics, saved with every checkpoint so that a resumed
+    # run's next log record averages the same steps as an uninterrupted run's.
+    history: list[dict[str, Any]] = meta.pop("log_history", [])
     start = int(state.step)
     ckpt.forget_best_after(start)
     if is_chief:
@@ -366,7 +376,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
     target_met = parse_stop_when(tc.get("stop_when", ""))
     if target_met is not None and not h.eval_sets:
         raise ValueError(f"train.stop_when={tc.stop_when!r} needs an eval set, and this experiment has none")
-    history: list[dict[str, Any]] = []
+
+    def save(step: int) -> None:
+        ckpt.save(step, state, {**meta, "log_history": [_floats(m) for m in jax.device_get(history)]})
 
     def record_diagnostics(step: int) -> None:
         if diag_fn is not None and step % tc.diagnostics_every == 0:
@@ -378,7 +390,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
         record_diagnostics(0)
     batches = h.train_batches(start)
     step = start
-    with preemption.StopSignals() as stop:  # SIGTERM/SIGINT: stop at the next log step, saved
+    with preemption.StopSignals(stop_on_signals) as stop:  # SIGTERM/SIGINT: save and stop after this step
         while step < num_steps and not meta["stopped_early"]:
             batch = h.shard(next(batches))
             state, (step_metrics, finite) = train_step(state, batch)
@@ -414,18 +426,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | Path, e
                     meta["stopped_early"] = True
                 if target_met is not None and target_met(first):
                     meta["stopped_early"] = True
-            if step % checkpoint_every == 0 or step == num_steps or meta["stopped_early"]:
-                ckpt.save(step, state, meta)
-            if stop.signum is not None or jax.process_count() > 1:
-                if step % tc.log_every == 0 and step < num_steps and not meta["stopped_early"]:
-                    signum = stop.agreed()  # every process stops at the same log step
-                    if signum is not None:
-                        if step % checkpoint_every != 0:
-                            ckpt.save(step, state, meta)
-                        if writer:
-                            writer.close()
-                        ckpt.close()
-                        raise preemption.Stopped(signum, step, workdir)
+            saved = step % checkpoint_every == 0 or step == num_steps or meta["stopped_early"]
+            if saved:
+                save(step)
+            signum = stop.should_stop(step, log_step=step % tc.log_every == 0 or step == num_steps)
+            if signum is not None:
+                if not saved:
+                    save(step)
+                if writer:
+                    writer.close()
+                ckpt.close()
+                raise preemption.Stopped(signum, step, workdir)
 
     final: dict[str, Any] = {}
     try:

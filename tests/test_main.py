@@ -119,8 +119,8 @@ def test_sigkill_at_any_moment_then_resume_equals_uninterrupted(tmp_path):
 
 
 @pytest.mark.slow
-def test_sigterm_stops_at_a_log_step_with_a_checkpoint_and_resume_equals_uninterrupted(tmp_path):
-    overrides = ["--config.train.num_steps=200", "--config.train.checkpoint_every=100", "--config.train.log_every=5"]
+def test_sigterm_stops_after_the_step_with_a_checkpoint_and_resume_equals_uninterrupted(tmp_path):
+    overrides = ["--config.train.num_steps=300", "--config.train.checkpoint_every=100", "--config.train.log_every=7"]
     code, _, err = run(tmp_path / "reference", *overrides)
     assert code == 0, err[-2000:]
     workdir = tmp_path / "stopped"
@@ -132,15 +132,16 @@ def test_sigterm_stops_at_a_log_step_with_a_checkpoint_and_resume_equals_uninter
             break
         time.sleep(0.002)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 128 + signal.SIGTERM, err[-2000:]
+    assert proc.returncode == -signal.SIGTERM, err[-2000:]  # ended by the signal, as shells expect
     last = err.strip().splitlines()[-1]
     assert last.startswith("stopped by SIGTERM at step ") and "run the same command to resume" in last, err
     step = int(last.split("at step ")[1].split(":")[0])
-    assert step % 5 == 0 and step < 200 and "received SIGTERM" in err
+    assert 0 < step < 300 and "received SIGTERM" in err
     assert (workdir / "checkpoints" / "latest" / str(step)).is_dir()  # saved though not a checkpoint step
     code, out, err = run(workdir, *overrides)
     assert code == 0, err[-2000:]
     assert f"resumed from step {step}" in out
+    # Equal records, the log interval the stop cut through included: its partial averages were saved.
     assert records(workdir) == records(tmp_path / "reference")
 
 

@@ -8,13 +8,13 @@ import pytest
 from rnn_research import preemption
 
 
-def test_first_signal_sets_the_flag_and_handlers_are_restored(capsys):
+def test_first_signal_sets_the_flag_and_handlers_are_restored(capfd):
     before = {sig: signal.getsignal(sig) for sig in preemption.SIGNALS}
     with preemption.StopSignals() as stop:
-        assert stop.agreed() is None
+        assert stop.should_stop(1, log_step=False) is None
         os.kill(os.getpid(), signal.SIGTERM)  # recorded, not fatal
-        assert stop.signum == signal.SIGTERM and stop.agreed() == signal.SIGTERM
-        assert "received SIGTERM: stopping at the next log step" in capsys.readouterr().err
+        assert stop.signum == signal.SIGTERM and stop.should_stop(2, log_step=False) == signal.SIGTERM
+        assert "received SIGTERM: stopping after this step with a checkpoint" in capfd.readouterr().err
     assert {sig: signal.getsignal(sig) for sig in preemption.SIGNALS} == before
 
 
@@ -27,6 +27,19 @@ def test_a_second_signal_acts_at_once():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_stopped_names_the_signal_step_and_exit_status(tmp_path):
+def test_disabled_and_ignored_signals_are_left_alone():
+    before = signal.getsignal(signal.SIGTERM)
+    with preemption.StopSignals(enabled=False) as stop:  # train_and_evaluate's default (notebooks)
+        assert signal.getsignal(signal.SIGTERM) is before and stop.should_stop(1, log_step=True) is None
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with preemption.StopSignals():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def test_stopped_is_not_an_exception_and_names_signal_step_and_status(tmp_path):
     e = preemption.Stopped(signal.SIGTERM, 40, tmp_path)
-    assert e.exit_code == 143 and str(e).startswith("stopped by SIGTERM at step 40: a checkpoint is saved in ")
+    assert not isinstance(e, Exception) and e.exit_code == 143
+    assert str(e).startswith("stopped by SIGTERM at step 40: a checkpoint is saved in ")
