@@ -84,6 +84,17 @@ def test_smoke_preset_leaves_every_artefact(tmp_path, preset):
     assert "steps/s" in out and "ETA" in out
 
 
+def signal_when(proc, ready, sig, timeout=90) -> bool:
+    """Sends ``sig`` to ``proc`` as soon as ``ready()`` holds; False if the process ended first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if ready():
+            proc.send_signal(sig)
+            return True
+        time.sleep(0.002)
+    return False
+
+
 @pytest.mark.slow
 def test_sigkill_at_any_moment_then_resume_equals_uninterrupted(tmp_path):
     overrides = ["--config.train.num_steps=40", "--config.train.checkpoint_every=5", "--config.train.log_every=5"]
@@ -95,17 +106,14 @@ def test_sigkill_at_any_moment_then_resume_equals_uninterrupted(tmp_path):
     workdir = tmp_path / "killed"
     for trigger in ("during_save", "between_saves"):
         proc = launch(workdir, *overrides)
-        deadline = time.time() + 90
-        killed = False
-        while time.time() < deadline and proc.poll() is None:
+
+        def ready(trigger=trigger):
             latest = workdir / "checkpoints" / "latest"
             saving = latest.is_dir() and any("tmp" in p.name for p in latest.iterdir())
             logged = (workdir / "metrics.jsonl").exists() and len(records(workdir)) >= 4
-            if (trigger == "during_save" and saving) or (trigger == "between_saves" and logged and not saving):
-                proc.send_signal(signal.SIGKILL)
-                killed = True
-                break
-            time.sleep(0.002)
+            return (trigger == "during_save" and saving) or (trigger == "between_saves" and logged and not saving)
+
+        killed = signal_when(proc, ready, signal.SIGKILL)
         proc.communicate(timeout=30)
         assert killed, f"the run ended before it could be killed ({trigger})"
     code, out, err = run(workdir, *overrides)
@@ -125,13 +133,10 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint_and_resume_equals_uninte
     assert code == 0, err[-2000:]
     workdir = tmp_path / "stopped"
     proc = launch(workdir, *overrides)
-    deadline = time.time() + 90
-    while time.time() < deadline and proc.poll() is None:
-        if (workdir / "metrics.jsonl").exists() and len(records(workdir)) >= 3:
-            proc.send_signal(signal.SIGTERM)
-            break
-        time.sleep(0.002)
+    logged = lambda: (workdir / "metrics.jsonl").exists() and len(records(workdir)) >= 3  # noqa: E731
+    sent = signal_when(proc, logged, signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
+    assert sent, "the run ended before it could be stopped"
     assert proc.returncode == -signal.SIGTERM, err[-2000:]  # ended by the signal, as shells expect
     last = err.strip().splitlines()[-1]
     assert last.startswith("stopped by SIGTERM at step ") and "run the same command to resume" in last, err
