@@ -50,6 +50,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.optim.decay_factor = 0.5  # step_decay: lr *= factor each epoch after...
     config.optim.decay_after_epochs = 4  # ...this many epochs (Zaremba: 4 small, 6 medium, 14 large)
     config.optim.steps_per_epoch = 0  # step_decay; 0: taken from the experiment's data info
+    config.optim.ema_decay = 0.0  # > 0 (e.g. 0.999): evaluate and predict with a moving average of the weights
 
     config.train = ml_collections.ConfigDict()
     config.train.batch_size = 32  # global, over all devices and hosts

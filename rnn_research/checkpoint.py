@@ -27,6 +27,8 @@ from typing import Any, NamedTuple
 import jax
 import orbax.checkpoint as ocp
 
+from rnn_research import optim
+
 
 def _abstract(tree: Any) -> Any:
     """Shape/dtype/sharding template for restoring ``tree``'s structure."""
@@ -196,8 +198,10 @@ def restore_params(directory: str | Path) -> tuple[Any, int]:
     """``(params, step)`` of the best checkpoint under ``directory`` (else the latest), with no template.
 
     For inference from a workdir alone (sampling, prediction): the arrays come back as saved,
-    on the default device, whatever the model's code looks like now. An unreadable step directory
-    (a save killed midway) is skipped with a warning, and the next newest is read.
+    on the default device, whatever the model's code looks like now. With a moving average of the
+    weights in the optimizer state (``optim.ema_decay > 0``), the average is returned, as the
+    harness evaluated it. An unreadable step directory (a save killed midway) is skipped with a
+    warning, and the next newest is read.
     """
     directory = Path(directory).absolute()
     for which in ("best", "latest"):
@@ -219,5 +223,6 @@ def restore_params(directory: str | Path) -> tuple[Any, int]:
             found = None
         manager.close()
         if found is not None:
-            return found[0].state["params"], found[1]
+            state = found[0].state
+            return optim.averaged_params(state.get("opt_state"), state["params"]), found[1]
     raise FileNotFoundError(f"no checkpoints in {directory} (train first, or check --workdir)")

@@ -8,12 +8,18 @@ learning rate is the one applied::
 
 Fields read (see ``configs/base.py``): ``name``, ``learning_rate``, ``momentum``,
 ``weight_decay``, ``rmsprop_decay``, ``eps``, ``clip_norm``, ``schedule``, ``warmup_steps``,
-``min_learning_rate``, ``decay_factor``, ``decay_after_epochs``, ``steps_per_epoch``.
+``min_learning_rate``, ``decay_factor``, ``decay_after_epochs``, ``steps_per_epoch``,
+``ema_decay``.
+
+With ``ema_decay > 0`` the optimizer also keeps an exponential moving average of the parameters
+(Polyak averaging) in its state; :func:`averaged_params` reads it, and the harness evaluates,
+picks the best checkpoint and predicts with it. Kept in the optimizer state, it is checkpointed
+and resumed exactly with the rest.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -102,13 +108,68 @@ def make_schedule(
     )
 
 
+class AveragedParamsState(NamedTuple):
+    """After ``t`` updates: ``ema_params = sum_k (1 - d) d^(t-k) theta_k`` (``theta_k`` the
+    parameters after update ``k``) and ``ema_weight = sum_k (1 - d) d^(t-k) = 1 - d^t``, so that
+    ``ema_params / ema_weight`` is a weighted mean of the parameters visited (no bias towards the
+    zeros it starts from) and needs no ``d`` to read (see :func:`averaged_params`)."""
+
+    ema_weight: jax.Array
+    ema_params: Any
+
+
+def average_params(decay: float) -> optax.GradientTransformation:
+    """Tracks an exponential moving average (decay ``d``) of the parameters after each update,
+    ``theta_t = params + updates``, so it must come last in a chain. Updates pass unchanged."""
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"optim.ema_decay={decay!r} must be in (0, 1), e.g. 0.999 (0 turns averaging off)")
+
+    def init(params: Any) -> AveragedParamsState:
+        zeros = jax.tree_util.tree_map(lambda p: jnp.zeros(p.shape, jnp.promote_types(p.dtype, jnp.float32)), params)
+        return AveragedParamsState(ema_weight=jnp.zeros((), jnp.float32), ema_params=zeros)
+
+    def update(updates: Any, state: AveragedParamsState, params: Any = None) -> tuple[Any, AveragedParamsState]:
+        if params is None:
+            raise ValueError("average_params needs the parameters: call tx.update(grads, state, params)")
+        new = optax.apply_updates(params, updates)
+        ema = jax.tree_util.tree_map(lambda e, p: decay * e + (1.0 - decay) * p.astype(e.dtype), state.ema_params, new)
+        return updates, AveragedParamsState(ema_weight=decay * state.ema_weight + (1.0 - decay), ema_params=ema)
+
+    return optax.GradientTransformation(init, update)
+
+
+def averaged_params(opt_state: Any, params: Any) -> Any:
+    """The parameters' moving average held in ``opt_state`` (by :func:`average_params`), in the
+    dtypes of ``params``; ``params`` when there is none (averaging off) or before any update.
+    Also reads a raw restored state, where the average is a dict with the same field names."""
+
+    def is_average(x: Any) -> bool:
+        return isinstance(x, AveragedParamsState) or (
+            isinstance(x, dict) and set(x) == set(AveragedParamsState._fields)
+        )
+
+    found = [s for s in jax.tree_util.tree_leaves(opt_state, is_leaf=is_average) if is_average(s)]
+    if not found:
+        return params
+    if len(found) > 1:
+        raise ValueError(f"the optimizer state holds {len(found)} parameter averages; expected one")
+    average = found[0] if isinstance(found[0], dict) else found[0]._asdict()
+    weight = jnp.asarray(average["ema_weight"])
+    return jax.tree_util.tree_map(
+        lambda e, p: jnp.where(weight > 0, (e / jnp.maximum(weight, 1e-30)).astype(p.dtype), p),
+        average["ema_params"],
+        params,
+    )
+
+
 def make_optimizer(
     optim_config: Any, *, total_steps: int | None = None, steps_per_epoch: int | None = None
 ) -> tuple[optax.GradientTransformation, optax.Schedule]:
     """Returns ``(tx, schedule)``: global-norm clipping (when ``clip_norm > 0``), then the optimizer.
 
     ``sgd`` (heavy-ball ``momentum`` when > 0, no Nesterov), ``adam`` (``eps``), ``adamw``
-    (``eps``, decoupled ``weight_decay``), ``rmsprop`` (``decay=rmsprop_decay``, ``eps``). The
+    (``eps``, decoupled ``weight_decay``), ``rmsprop`` (``decay=rmsprop_decay``, ``eps``); then,
+    with ``ema_decay > 0``, :func:`average_params`. The
     learning rate follows :func:`make_schedule` with the same arguments; ``schedule`` is that
     function, for logging.
     """
@@ -128,6 +189,9 @@ def make_optimizer(
     clip_norm = float(optim_config.clip_norm)
     if clip_norm > 0:
         tx = optax.chain(optax.clip_by_global_norm(clip_norm), tx)
+    ema_decay = float(optim_config.get("ema_decay", 0.0))
+    if ema_decay:
+        tx = optax.chain(tx, average_params(ema_decay))
     return tx, lr
 
 

@@ -60,6 +60,8 @@ ADDED_FIELDS = {
     "model.subword_buckets": 0,
     "model.subword_ngrams": "3,5",
     "model.subword_width": 24,
+    "optim.ema_decay": 0.0,
+    "model.adversarial_eps": 0.0,
 }
 
 
@@ -189,6 +191,12 @@ class _Harness:
             config.optim, total_steps=self.total_steps, steps_per_epoch=self.info.get("steps_per_epoch")
         )
         self.local_batch = sharding.local_batch_size(config.train.batch_size)
+        self._averaged = jax.jit(optim.averaged_params)
+
+    def eval_params(self, state: TrainState) -> Any:
+        """The parameters evaluated and kept as best: ``state.params``, or their moving average
+        with ``optim.ema_decay > 0``."""
+        return self._averaged(state.opt_state, state.params)
 
     # ------------------------------------------------------------------ state
     def shard(self, tree: Any) -> Any:
@@ -409,7 +417,7 @@ def train_and_evaluate(
                     writer.write(step, logged, split="train")
             record_diagnostics(step)
             if h.eval_sets and (step % eval_every == 0 or step == num_steps):
-                results = h.evaluate(eval_step, state.params)
+                results = h.evaluate(eval_step, h.eval_params(state))
                 for name, values in results.items():
                     if writer:
                         writer.write(step, values, split=name)
@@ -445,7 +453,7 @@ def train_and_evaluate(
         print(f"warning: {e}; reporting the final state (step {int(state.step)}) instead", file=sys.stderr)
         best = checkpoint.Restored(state, meta, int(state.step))
     if best is not None:
-        final = h.evaluate(eval_step, best.state.params)
+        final = h.evaluate(eval_step, h.eval_params(best.state))
         if writer:
             for name, values in final.items():
                 writer.write(best.step, values, split=f"best_{name}")
@@ -481,4 +489,4 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     ckpt.close()
     if restored is None:
         raise FileNotFoundError(f"no checkpoints in {workdir / 'checkpoints'} (train first, or check --workdir)")
-    return h.evaluate(h.make_eval_step(), restored.state.params)
+    return h.evaluate(h.make_eval_step(), h.eval_params(restored.state))

@@ -127,3 +127,35 @@ def test_optimizer_applies_its_schedule():
         updates, state = tx.update(grads, state)
         np.testing.assert_array_equal(updates["w"], -float(schedule(step)) * np.ones(2))
     assert [float(schedule(s)) for s in range(3)] == [1.0, 0.5, 0.25]
+
+
+def test_parameter_average_is_the_weighted_mean_of_the_visited_parameters():
+    """``ema_decay=d``: after updates giving theta_1..theta_t, the average is
+    ``sum_k d^(t-k) theta_k / sum_k d^(t-k)``; the updates themselves are those of the plain
+    optimizer, so averaging never changes training."""
+    decay = 0.8
+    plain, _ = optim.make_optimizer(optim_config(name="sgd", learning_rate=0.1, clip_norm=0.0))
+    averaged, _ = optim.make_optimizer(optim_config(name="sgd", learning_rate=0.1, clip_norm=0.0, ema_decay=decay))
+    params = {"w": jnp.array([0.5, -2.0]), "b": jnp.array(4.0)}
+    np.testing.assert_array_equal(optim.averaged_params(averaged.init(params), params)["w"], params["w"])
+    p_plain, s_plain, p_avg, s_avg = params, plain.init(params), params, averaged.init(params)
+    visited = []
+    for _ in range(6):
+        u, s_plain = plain.update(jax.grad(quadratic)(p_plain), s_plain, p_plain)
+        p_plain = optax.apply_updates(p_plain, u)
+        u, s_avg = averaged.update(jax.grad(quadratic)(p_avg), s_avg, p_avg)
+        p_avg = optax.apply_updates(p_avg, u)
+        visited.append(p_avg)
+        jax.tree_util.tree_map(np.testing.assert_array_equal, p_avg, p_plain)
+    weights = np.array([decay ** (len(visited) - 1 - k) for k in range(len(visited))])
+    for key in params:
+        expected = sum(w * np.asarray(v[key]) for w, v in zip(weights, visited)) / weights.sum()
+        np.testing.assert_allclose(optim.averaged_params(s_avg, p_avg)[key], expected, rtol=1e-6)
+    # Averaging off: the parameters themselves.
+    assert optim.averaged_params(s_plain, p_plain) is p_plain
+
+
+def test_parameter_average_decay_outside_0_1_names_the_key():
+    for bad in (1.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match=r"optim.ema_decay=.* must be in \(0, 1\)"):
+            optim.make_optimizer(optim_config(ema_decay=bad))

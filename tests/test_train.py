@@ -7,6 +7,7 @@ import shutil
 
 import jax
 import numpy as np
+import orbax.checkpoint as ocp
 import pytest
 
 from rnn_research import checkpoint, diagnostics, metrics, sharding, train
@@ -263,3 +264,37 @@ def test_stop_when_without_an_eval_set_is_refused_in_one_line(tmp_path):
     config = toy.get_config(num_steps=4, stop_when="mse<0.1")
     with pytest.raises(ValueError, match=r"train.stop_when='mse<0.1' needs an eval set, and this experiment has none"):
         train.train_and_evaluate(config, tmp_path, NoEvalSets())
+
+
+def test_weight_average_is_what_is_evaluated_and_kept(tmp_path):
+    """``optim.ema_decay``: training is unchanged; every evaluation, the best checkpoint's final
+    evaluation, ``evaluate_checkpoint`` and ``restore_params`` use the average of the weights
+    visited, computed here independently from the plain run's per-step checkpoints. (The average
+    lives in the optimizer state, which the resume tests above already restore exactly.)"""
+    decay = 0.7
+    plain = toy.get_config(num_steps=12, checkpoint_every=1, keep_checkpoints=20, diagnostics_every=0)
+    plain.train.num_steps = 8
+    train.train_and_evaluate(plain, tmp_path / "plain", toy)
+    averaged = toy.get_config(diagnostics_every=0)
+    averaged.optim.ema_decay = decay
+    train.train_and_evaluate(averaged, tmp_path / "ema", toy)
+    assert records(tmp_path / "ema", "train")[:4] == records(tmp_path / "plain", "train")
+
+    # The average after step 8, from the plain run's parameters after steps 1..8.
+    manager = ocp.CheckpointManager((tmp_path / "plain" / "checkpoints" / "latest").absolute())
+    restore = ocp.args.Composite(state=ocp.args.StandardRestore())
+    visited = [manager.restore(step, args=restore).state["params"] for step in range(1, 9)]
+    manager.close()
+    weights = [decay ** (8 - k) for k in range(1, 9)]
+    mean = jax.tree_util.tree_map(lambda *ps: sum(w * p for w, p in zip(weights, ps)) / sum(weights), *visited)
+    h = train._Harness(plain, tmp_path / "plain", toy)
+    expected = h.evaluate(h.make_eval_step(), mean)["test"]["mse"]
+    at_8 = next(r for r in records(tmp_path / "ema", "test") if r["step"] == 8)
+    assert at_8["mse"] == pytest.approx(expected, rel=1e-4)
+    assert at_8["mse"] != pytest.approx(next(r for r in records(tmp_path / "plain", "test") if r["step"] == 8)["mse"])
+
+    best = records(tmp_path / "ema", "best_test")[0]
+    assert train.evaluate_checkpoint(averaged, tmp_path / "ema", toy)["test"]["mse"] == pytest.approx(best["mse"])
+    params, step = checkpoint.restore_params(tmp_path / "ema" / "checkpoints")
+    assert step == best["step"]
+    assert h.evaluate(h.make_eval_step(), params)["test"]["mse"] == pytest.approx(best["mse"], rel=1e-5)
