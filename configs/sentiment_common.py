@@ -38,6 +38,7 @@ def get_config():
     config.model.pooling = "max"  # last | mean | max | attention
     config.model.head_hidden = 0  # ReLU units before the output layer; 0: linear head
     config.model.word_dropout = 0.0  # a token becomes <unk> with this probability in training
+    config.model.adversarial_eps = 0.0  # > 0: also train on adversarially perturbed embeddings (relative size)
     config.model.subword_buckets = 0  # > 0: add each word's hashed character n-grams (fastText), in this many buckets
     config.model.subword_ngrams = "3,5"  # n-gram lengths, min,max, of "<word>"
     config.model.subword_width = 24  # n-grams kept per word (shorter first)

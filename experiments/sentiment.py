@@ -17,7 +17,10 @@ logits over the classes. Pooling (``model.pooling``):
 Padding never changes a prediction: the encoder freezes state through padded steps and every
 pooling masks them (tested against the same sentence padded to other lengths and batches).
 
-Loss: mean cross-entropy over the real rows (padding rows have weight 0). Metrics over a whole
+Loss: mean cross-entropy over the real rows (padding rows have weight 0); with
+``model.adversarial_eps > 0``, training adds the same loss at embeddings moved, per example, by
+that fraction of their norm in the direction that raises the loss most
+(:mod:`experiments.adversarial`, Miyato et al. 2017; logged as ``adversarial_loss``). Metrics over a whole
 split: ``accuracy``, ``macro_f1``, ``nll`` and the confusion matrix (``confusion_<true>_<pred>``
 counts, in ``metrics.jsonl`` and TensorBoard).
 
@@ -36,22 +39,30 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
 
-from experiments import sentiment_data, text
+from experiments import adversarial, sentiment_data, text
 from experiments.common import check_model_config, make_rnn
-from rnn_research import checkpoint, layers, sharding
+from experiments.sentiment_model import POOLINGS, SentimentClassifier
+from rnn_research import checkpoint, sharding
 from rnn_research.experiment import Data
 
 VOCAB_FILE, LABELS_FILE = "vocab.json", "labels.json"
-POOLINGS = ("last", "mean", "max", "attention")
 ENCODERS = ("rnn", "bow")
-TRAINING_ONLY = ("dropout", "word_dropout", "remat", "unroll", "backward", "truncate_every", "scan_mode")
+TRAINING_ONLY = (
+    "dropout",
+    "word_dropout",
+    "adversarial_eps",
+    "remat",
+    "unroll",
+    "backward",
+    "truncate_every",
+    "scan_mode",
+)
 
 
 # ------------------------------------------------------------------------------------ data
@@ -203,87 +214,6 @@ def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str,
 
 
 # ----------------------------------------------------------------------------------- model
-def pool(
-    ys: jax.Array, lengths: jax.Array, how: str, bidirectional: bool, scores: jax.Array | None = None
-) -> jax.Array:
-    """``ys [B, T, H']`` over the valid steps ``t < lengths[b]`` -> ``[B, H']``.
-
-    ``scores [B, T]`` are the attention logits (``how == "attention"``).
-    """
-    valid = jnp.arange(ys.shape[1])[None, :] < lengths[:, None]  # [B, T]
-    if how == "mean":
-        total = jnp.sum(jnp.where(valid[..., None], ys, 0.0), axis=1)
-        return total / jnp.maximum(lengths, 1)[:, None].astype(ys.dtype)
-    if how == "max":
-        return jnp.max(jnp.where(valid[..., None], ys, -jnp.inf), axis=1)
-    if how == "attention":
-        weights = jax.nn.softmax(jnp.where(valid, scores, -jnp.inf), axis=1)
-        return jnp.einsum("bt,bth->bh", weights, ys)
-    if how == "last":
-        last = jnp.take_along_axis(ys, jnp.maximum(lengths - 1, 0)[:, None, None], axis=1)[:, 0]
-        if not bidirectional:
-            return last
-        half = ys.shape[-1] // 2
-        return jnp.concatenate([last[:, :half], ys[:, 0, half:]], axis=-1)
-    raise ValueError(f"model.pooling={how!r} is not one of {list(POOLINGS)}")
-
-
-def drop_words(rng: jax.Array, rate: float, tokens: jax.Array) -> jax.Array:
-    """Word dropout: each word of ``tokens [B, T]`` becomes ``<unk>`` (1) with probability
-    ``rate``; ``<pad>`` (0) stays."""
-    drop = jax.random.bernoulli(rng, rate, tokens.shape)
-    return jnp.where(drop & (tokens > 1), jnp.ones((), tokens.dtype), tokens)
-
-
-class SentimentClassifier(nn.Module):
-    """``tokens [B, T]`` (with subwords ``[B, T, 1 + K]``: word id, then n-gram ids), ``lengths [B]`` -> ``logits [B, C]``."""
-
-    vocab_size: int
-    embed_size: int
-    num_classes: int
-    rnn: layers.RNN | None  # None: the order-blind bag-of-words baseline (pooled embeddings)
-    pooling: str = "max"
-    head_hidden: int = 0
-    dropout: float = 0.0
-    word_dropout: float = 0.0
-    embedding_init: Callable[..., jax.Array] = nn.initializers.normal(0.1)
-
-    subword_buckets: int = 0  # > 0: tokens [B, T, 1 + K] carry hashed n-gram ids (text.Subwords)
-
-    @nn.compact
-    def __call__(self, tokens: jax.Array, lengths: jax.Array, *, deterministic: bool = True) -> jax.Array:
-        if (tokens.ndim == 3) != (self.subword_buckets > 0):
-            raise ValueError(
-                f"tokens of shape {tokens.shape}: expected [B, T, 1 + K] with model.subword_buckets > 0, "
-                f"[B, T] without (subword_buckets={self.subword_buckets})"
-            )
-        words = tokens[..., 0] if tokens.ndim == 3 else tokens
-        if not deterministic and self.word_dropout > 0.0:  # the word becomes <unk>, its spelling stays
-            words = drop_words(self.make_rng("dropout"), self.word_dropout, words)
-        embedding = self.param("embedding", self.embedding_init, (self.vocab_size, self.embed_size))
-        xs = jnp.take(embedding, words, axis=0)
-        if self.subword_buckets:  # + the mean of the word's n-gram vectors (id 0: no n-gram)
-            table = self.param(
-                "subword_embedding", nn.initializers.normal(0.1), (self.subword_buckets + 1, self.embed_size)
-            )
-            grams = tokens[..., 1:]
-            present = (grams > 0)[..., None].astype(xs.dtype)
-            total = jnp.sum(jnp.take(table, grams, axis=0) * present, axis=2)
-            xs = xs + total / jnp.maximum(jnp.sum(present, axis=2), 1.0)
-        xs = nn.Dropout(self.dropout)(xs, deterministic=deterministic)
-        ys = xs if self.rnn is None else self.rnn(xs, lengths, deterministic=deterministic)
-        scores = None
-        if self.pooling == "attention":
-            scores = nn.Dense(1, name="attention_score")(jnp.tanh(nn.Dense(ys.shape[-1], name="attention")(ys)))
-            scores = scores[..., 0]
-        pooled = pool(ys, lengths, self.pooling, self.rnn is not None and self.rnn.bidirectional, scores)
-        pooled = nn.Dropout(self.dropout)(pooled, deterministic=deterministic)
-        if self.head_hidden:
-            pooled = nn.relu(nn.Dense(self.head_hidden, name="hidden")(pooled))
-            pooled = nn.Dropout(self.dropout)(pooled, deterministic=deterministic)
-        return nn.Dense(self.num_classes, name="output")(pooled).astype(jnp.float32)
-
-
 def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> SentimentClassifier:
     m = config.model
     if m.pooling not in POOLINGS:
@@ -306,6 +236,7 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Se
         dropout=m.dropout,
         word_dropout=m.word_dropout,
         subword_buckets=m.subword_buckets,
+        adversarial_eps=m.adversarial_eps,
         **kwargs,
     )
 
@@ -332,13 +263,26 @@ def model_inputs(batch: Mapping[str, Any], carry: Any) -> tuple:
 def loss_and_metrics(
     model: SentimentClassifier, variables: Any, batch: Mapping[str, Any], carry: Any, rng: jax.Array, train: bool
 ) -> tuple[jax.Array, tuple[dict[str, jax.Array], Any]]:
-    logits = model.apply(variables, batch["tokens"], batch["lengths"], deterministic=not train, rngs={"dropout": rng})
-    labels, weights = batch["labels"], batch["weights"]
-    xent = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+    tokens, lengths, labels, weights = batch["tokens"], batch["lengths"], batch["labels"], batch["weights"]
     count = jnp.sum(weights)
-    loss = jnp.sum(weights * xent) / jnp.maximum(count, 1.0)
+
+    def run(variables: Any, adversary: jax.Array | None) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        logits = model.apply(
+            variables, tokens, lengths, deterministic=not train, adversary=adversary, rngs={"dropout": rng}
+        )
+        xent = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        return jnp.sum(weights * xent) / jnp.maximum(count, 1.0), (logits, xent)
+
+    loss, (logits, xent) = run(variables, None)
+    extra = {}
+    if train and model.adversarial_eps > 0:  # the same dropout masks (rng) in all three passes
+        zeros = jnp.zeros(tokens.shape[:2] + (model.embed_size,), jnp.float32)
+        adv = adversarial.adversarial_loss(lambda v, d: run(v, d)[0], variables, zeros, lengths)
+        extra["adversarial_loss"] = adv
+        loss = loss + adv
     predicted = jnp.argmax(logits, axis=-1)
     metrics = {
+        **extra,
         "total_count": count,
         "total_correct": jnp.sum(weights * (predicted == labels)),
         "total_xent": jnp.sum(weights * xent),

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from configs import sentiment_imdb, sentiment_sst2, sentiment_synthetic
-from experiments import sentiment, text
+from experiments import sentiment, sentiment_model, text
 from rnn_research import metrics, train
 from tests.test_main import run
 
@@ -127,16 +127,16 @@ def test_padding_bucket_and_batch_neighbours_do_not_change_a_prediction(
 def test_last_pooling_reads_each_directions_final_state():
     ys = jnp.arange(2 * 5 * 4, dtype=jnp.float32).reshape(2, 5, 4)
     lengths = jnp.array([3, 5])
-    out = sentiment.pool(ys, lengths, "last", bidirectional=True)
+    out = sentiment_model.pool(ys, lengths, "last", bidirectional=True)
     np.testing.assert_array_equal(out[0], jnp.concatenate([ys[0, 2, :2], ys[0, 0, 2:]]))
     np.testing.assert_array_equal(out[1], jnp.concatenate([ys[1, 4, :2], ys[1, 0, 2:]]))
-    np.testing.assert_array_equal(sentiment.pool(ys, lengths, "max", False)[0], ys[0, 2])
-    np.testing.assert_allclose(sentiment.pool(ys, lengths, "mean", False)[0], ys[0, :3].mean(0))
+    np.testing.assert_array_equal(sentiment_model.pool(ys, lengths, "max", False)[0], ys[0, 2])
+    np.testing.assert_allclose(sentiment_model.pool(ys, lengths, "mean", False)[0], ys[0, :3].mean(0))
 
 
 def test_word_dropout_replaces_words_with_unk_in_training_only():
     tokens = jnp.concatenate([jnp.full((2, 400), 5, jnp.int32), jnp.zeros((2, 100), jnp.int32)], axis=1)
-    dropped = sentiment.drop_words(jax.random.key(1), 0.5, tokens)
+    dropped = sentiment_model.drop_words(jax.random.key(1), 0.5, tokens)
     assert set(np.unique(dropped[:, :400]).tolist()) == {1, 5}  # words become <unk> (1)...
     assert 0.4 < float(jnp.mean(dropped[:, :400] == 1)) < 0.6  # ...about half of them
     np.testing.assert_array_equal(dropped[:, 400:], 0)  # <pad> stays <pad>
@@ -197,11 +197,15 @@ def test_glove_vectors_start_the_embedding_and_bad_files_are_named(tmp_path):
 # ----------------------------------------------------------------------------- end to end
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One run of the smoke preset on a GLUE fixture, shared by the tests that read its workdir."""
+    """One run of the smoke preset on a GLUE fixture, shared by the tests that read its workdir;
+    trained as the full preset is, with adversarial embeddings and a moving average of the weights
+    (which evaluation and prediction then read)."""
     root = tmp_path_factory.mktemp("trained")
     data = glue_fixture(root / "sst2")
     config = smoke_config(data)
     config.train.num_steps = 60
+    config.model.adversarial_eps = 0.05
+    config.optim.ema_decay = 0.9
     final = train.train_and_evaluate(config, root / "run", sentiment)
     return config, data, root / "run", final
 
@@ -213,6 +217,7 @@ def test_training_learns_the_fixture_and_uses_glove_rows(trained, tmp_path):
     records = metrics.read_jsonl(workdir / "metrics.jsonl")
     dev = [r for r in records if r["split"] == "dev"]
     assert {"accuracy", "macro_f1", "nll", "confusion_0_0", "confusion_1_1"} <= set(dev[-1])
+    assert all(r["adversarial_loss"] > 0 for r in records if r["split"] == "train")
     vocab_words = json.loads((workdir / "vocab.json").read_text())["words"]
     assert vocab_words[:2] == ["<pad>", "<unk>"] and "charming" in vocab_words
     assert json.loads((workdir / "labels.json").read_text()) == {"labels": ["negative", "positive"]}
