@@ -11,8 +11,10 @@ size, in the direction that increases its loss most to first order::
 The size is relative to the example's own embeddings (``eps`` is a fraction, e.g. 0.05): the
 paper normalises the embedding table instead, so that the model cannot shrink a fixed
 perturbation by growing its embeddings; a relative size does the same without changing the
-model. ``r`` is a constant (no gradient flows through its computation): the step costs about
-three forward and three backward passes. Evaluation and prediction never perturb.
+model. ``r`` is a constant (no gradient flows through its computation): against plain training,
+the search for it and the loss at it add two forward and two backward passes to each step (about
+twice the time on a CPU). Evaluation and prediction never perturb. The logged train ``loss`` is
+the sum of both losses; the clean one is logged as ``nll``, the other as ``adversarial_loss``.
 
 The model takes the unit direction ``d_b = g_b / ||g_b||`` (``[B, T, E]``, zero at padding) and
 applies ``x + eps * stop_gradient(||x_b||) * d``, so that ``g`` is also its gradient with respect
@@ -50,7 +52,7 @@ def adversarial_loss(
     """``loss_of(variables, d_adv)``: the loss at the worst-case direction ``d_adv``, found from
     the gradient of ``loss_of(variables, .)`` at ``zeros`` (``[B, T, E]``) with the weights held
     constant, so that differentiating the result with respect to ``variables`` does not go
-    through the search (no second-order terms, one extra forward and backward pass)."""
+    through the search (no second-order terms, nor the cost of differentiating the search)."""
     frozen = jax.lax.stop_gradient(variables)
     grads = jax.grad(lambda d: loss_of(frozen, d))(zeros)
     return loss_of(variables, jax.lax.stop_gradient(unit_directions(grads, lengths)))

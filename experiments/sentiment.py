@@ -220,6 +220,8 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Se
         raise ValueError(f"model.pooling={m.pooling!r} is not one of {list(POOLINGS)}")
     if m.encoder not in ENCODERS:
         raise ValueError(f"model.encoder={m.encoder!r} is not one of {list(ENCODERS)}")
+    if m.adversarial_eps < 0:
+        raise ValueError(f"model.adversarial_eps={m.adversarial_eps!r} must be >= 0 (0 turns adversarial training off)")
     if m.encoder == "bow" and m.pooling == "last":
         raise ValueError("model.pooling='last' needs model.encoder='rnn' (a bag of words has no last state)")
     kwargs = {}

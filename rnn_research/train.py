@@ -117,6 +117,21 @@ def check_config_for_resume(config: ml_collections.ConfigDict, workdir: Path) ->
     tmp.replace(path)
 
 
+def check_optimizer_for_restore(config: ml_collections.ConfigDict, workdir: Path) -> None:
+    """Refuses, in one line naming the keys, an ``optim`` config other than the one ``workdir``
+    was trained with: the checkpoint holds that optimizer's state (moments, a weight average),
+    which another optimizer cannot read back."""
+    path = workdir / "config.json"
+    if not path.exists():
+        return
+    now = {k: v for k, v in _flatten(json.loads(config.to_json_best_effort())).items() if k.startswith("optim.")}
+    saved = with_added_fields(_flatten(json.loads(path.read_text())), now)
+    changed = sorted(k for k in now if k in saved and saved[k] != now[k])
+    if changed:
+        details = ", ".join(f"{k}={saved[k]!r}, not {now[k]!r}" for k in changed)
+        raise ValueError(f"{path} was trained with {details}; use that run's --config")
+
+
 _STOP_WHEN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+]?[0-9.]+(?:[eE][-+]?[0-9]+)?)\s*$")
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -471,6 +486,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     workdir = Path(workdir)
     if not (workdir / "checkpoints").is_dir():
         raise FileNotFoundError(f"no checkpoints in {workdir} (train first, or check --workdir)")
+    check_optimizer_for_restore(config, workdir)
     h = _Harness(config, workdir, experiment)
     tc = config.train
     ckpt = checkpoint.Checkpointer(

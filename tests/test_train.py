@@ -269,8 +269,8 @@ def test_stop_when_without_an_eval_set_is_refused_in_one_line(tmp_path):
 def test_weight_average_is_what_is_evaluated_and_kept(tmp_path):
     """``optim.ema_decay``: training is unchanged; every evaluation, the best checkpoint's final
     evaluation, ``evaluate_checkpoint`` and ``restore_params`` use the average of the weights
-    visited, computed here independently from the plain run's per-step checkpoints. (The average
-    lives in the optimizer state, which the resume tests above already restore exactly.)"""
+    visited, computed here independently from the plain run's per-step checkpoints; a resumed
+    run continues the average exactly."""
     decay = 0.7
     plain = toy.get_config(num_steps=12, checkpoint_every=1, keep_checkpoints=20, diagnostics_every=0)
     plain.train.num_steps = 8
@@ -298,3 +298,13 @@ def test_weight_average_is_what_is_evaluated_and_kept(tmp_path):
     params, step = checkpoint.restore_params(tmp_path / "ema" / "checkpoints")
     assert step == best["step"]
     assert h.evaluate(h.make_eval_step(), params)["test"]["mse"] == pytest.approx(best["mse"], rel=1e-5)
+    with pytest.raises(ValueError, match=r"was trained with optim.ema_decay=0.7, not 0.0; use that run's --config"):
+        train.evaluate_checkpoint(plain, tmp_path / "ema", toy)  # its state holds an average: one line
+
+    # Resumed from step 8, the average (in the optimizer state) carries on exactly.
+    first_part = toy.get_config(diagnostics_every=0)
+    first_part.optim.ema_decay = decay
+    first_part.train.num_steps = 8
+    train.train_and_evaluate(first_part, tmp_path / "resumed", toy)
+    train.train_and_evaluate(averaged, tmp_path / "resumed", toy)
+    assert records(tmp_path / "resumed") == records(tmp_path / "ema")
