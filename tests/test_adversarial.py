@@ -106,3 +106,10 @@ def test_padding_does_not_change_the_adversarial_loss():
     short = sentiment.loss_and_metrics(model, variables, batch, {}, key, True)[1][0]["adversarial_loss"]
     long = sentiment.loss_and_metrics(model, variables, longer, {}, key, True)[1][0]["adversarial_loss"]
     assert float(short) == pytest.approx(float(long), rel=1e-5)
+
+
+def test_a_negative_size_is_refused_naming_the_key():
+    config = sentiment_synthetic.get_config("smoke")
+    config.model.adversarial_eps = -0.1
+    with pytest.raises(ValueError, match=r"model.adversarial_eps=-0.1 must be >= 0"):
+        sentiment.make_model(config, {"vocab_size": 30, "num_classes": 2})
