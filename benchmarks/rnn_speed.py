@@ -39,6 +39,7 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks.machine import hardware
+from rnn_research import hostmem
 
 _SIZES = flags.DEFINE_list(
     "sizes", ["32x100x128x256", "64x100x256x512", "16x200x64x128", "128x50x512x1024"], "BxTxDxH per row."
@@ -51,6 +52,9 @@ _COMPILE = flags.DEFINE_bool("compile", True, "Also time compilation at T = 10 a
 _MEMORY = flags.DEFINE_bool("memory", True, "Also report compiled peak temporary memory at T = 1,000 and 10,000.")
 _LM_STEPS = flags.DEFINE_integer("lm_steps", 20, "Timed char-LM training steps (0: skip).")
 _TABLE = flags.DEFINE_string("table", None, "Write the markdown report here (also printed).")
+_RETAIN_HOST_MEMORY = flags.DEFINE_bool(
+    "retain_host_memory", True, "Keep freed host memory for reuse, as the launcher does (rnn_research/hostmem.py)."
+)
 
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 TORCH = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "RNN"}
@@ -281,7 +285,7 @@ def fmt(value: Any, spec: str = ".4g") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def report(rows: list[dict[str, Any]], peak: float, extras: list[str]) -> str:
+def report(rows: list[dict[str, Any]], peak: float, extras: list[str], retained: bool) -> str:
     torch = _torch()
     device = jax.devices()[0].device_kind if jax.default_backend() == "gpu" else hardware()
     versions = f"jax {jax.__version__}"
@@ -293,7 +297,12 @@ def report(rows: list[dict[str, Any]], peak: float, extras: list[str]) -> str:
         )
     lines = [
         f"Device: {device}; {versions}; float32 matmul peak measured here: {peak:.0f} GFLOP/s.",
-        f"Forward + backward of one layer, median ms of {_REPEATS.value} calls; scan unroll {_UNROLL.value}.",
+        f"Forward + backward of one layer, median ms of {_REPEATS.value} calls; scan unroll {_UNROLL.value}; "
+        + (
+            "host memory retained between calls (glibc mallopt, for every implementation in the process)."
+            if retained
+            else "the C library's default malloc (freed host memory returned to the kernel)."
+        ),
         "",
         "| cell | size | ours ms | GFLOP/s | % of peak | torch.nn ms | flax nn.RNN ms | autodiff ms | cudnn-jax ms "
         "| ours / torch | ours / flax | same-weights max diff |",
@@ -312,6 +321,7 @@ def report(rows: list[dict[str, Any]], peak: float, extras: list[str]) -> str:
 
 def main(argv: list[str]) -> None:
     del argv
+    retained = _RETAIN_HOST_MEMORY.value and hostmem.retain_freed_memory()  # before JAX or torch start threads
     torch = _torch()
     if torch is not None and not torch.cuda.is_available():
         torch.set_num_threads(os.cpu_count() or 1)
@@ -344,7 +354,7 @@ def main(argv: list[str]) -> None:
             f"Char-LM small preset (2x256 LSTM, batch 64 x 100), {_LM_STEPS.value} training steps through the "
             f"harness: {custom:,.0f} tokens/s (autodiff backward: {auto:,.0f} tokens/s)."
         )
-    text = report(rows, peak, extras)
+    text = report(rows, peak, extras, retained)
     print(text)
     if _TABLE.value:
         Path(_TABLE.value).parent.mkdir(parents=True, exist_ok=True)

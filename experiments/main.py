@@ -17,7 +17,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 import experiments
-from rnn_research import preemption, sharding, train
+from rnn_research import hostmem, preemption, sharding, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic_adding.py:smoke.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.", required=True)
@@ -26,6 +26,9 @@ _MULTIHOST = flags.DEFINE_bool("multihost", None, "Call jax.distributed.initiali
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (auto-detected on TPU pods).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (auto-detected on TPU pods).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (auto-detected on TPU pods).")
+_RETAIN_HOST_MEMORY = flags.DEFINE_bool(
+    "retain_host_memory", True, "Keep freed host memory for XLA's next step (glibc; see rnn_research/hostmem.py)."
+)
 
 
 def parse_flags(argv: list[str]) -> list[str]:
@@ -50,6 +53,8 @@ def main(argv: list[str]) -> None:
     if config is None:
         raise app.UsageError("--config is required, e.g. --config=configs/synthetic_adding.py:smoke")
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+    if _RETAIN_HOST_MEMORY.value:  # before JAX starts its backend and worker threads
+        hostmem.retain_freed_memory()
     try:
         sharding.maybe_initialize_distributed(
             _MULTIHOST.value,

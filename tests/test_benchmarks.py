@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from rnn_research import hostmem
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -67,3 +69,5 @@ def test_rnn_speed_table_on_tiny_sizes(tmp_path):
         if have_torch:
             assert float(r[11]) < 1e-5  # same weights as torch: outputs and gradients agree
     assert "matmul peak measured here" in table.read_text()
+    retained = "host memory retained between calls" in table.read_text()
+    assert retained == (hostmem.glibc_version() is not None)  # the header says which malloc settings ran
