@@ -10,12 +10,13 @@ import sys
 import pytest
 
 from rnn_research import hostmem
+from tests import xla
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def long_memory(tmp_path, *flags):
-    environ = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", JAX_PLATFORMS="cpu")
+    environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     command = [sys.executable, "-m", "benchmarks.long_memory", f"--root={tmp_path / 'runs'}", *flags]
     return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
 
@@ -55,7 +56,7 @@ def test_long_memory_refuses_unknown_tasks_and_cells(tmp_path):
 def test_rnn_speed_table_on_tiny_sizes(tmp_path):
     """The speed benchmark runs end to end: every peer timed, ours checked against torch."""
     table = tmp_path / "speed.md"
-    environ = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", JAX_PLATFORMS="cpu")
+    environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     command = [sys.executable, "-m", "benchmarks.rnn_speed", "--sizes=2x5x3x4", "--cells=lstm,gru,simple_rnn"]
     command += ["--repeats=1", "--nocompile", "--nomemory", "--lm_steps=0", f"--table={table}"]
     done = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from rnn_research import hostmem
+from tests import xla
 
 # Each call stacks a scan's outputs in a 64 MiB temporary buffer (as the recurrences' gradients do).
 SCRIPT = """
@@ -31,7 +32,7 @@ PAGES_64MIB = 64 * 2**20 // 4096
 
 
 def run(mode: str) -> dict:
-    environ = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1", JAX_PLATFORMS="cpu")
+    environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, mode], env=environ, capture_output=True, text=True, timeout=120
     )

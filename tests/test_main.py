@@ -19,6 +19,7 @@ import pytest
 from configs import synthetic_adding
 from experiments import synthetic
 from rnn_research import checkpoint, metrics, train
+from tests import xla
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = "configs/synthetic_adding.py:smoke"
@@ -26,7 +27,7 @@ SMOKE = "configs/synthetic_adding.py:smoke"
 
 def launch(workdir, *args, config=SMOKE, devices=8, env=None, extra=(), **popen):
     environ = dict(os.environ)
-    environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    environ["XLA_FLAGS"] = xla.flags(devices)
     environ["JAX_PLATFORMS"] = "cpu"
     environ.update(env or {})
     command = [sys.executable, "-m", "experiments.main", f"--config={config}", f"--workdir={workdir}", *args, *extra]

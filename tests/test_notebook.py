@@ -5,6 +5,8 @@ import pathlib
 
 import pytest
 
+from tests import xla
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
 
@@ -15,7 +17,7 @@ pytest.importorskip("ipykernel")
 
 def execute(path: pathlib.Path, monkeypatch) -> "nbformat.NotebookNode":
     """Runs every cell in a new kernel started in the repository root, as a user would."""
-    monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=1")  # a laptop, not 8 fake devices
+    monkeypatch.setenv("XLA_FLAGS", xla.flags(1))  # a laptop, not 8 fake devices
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
