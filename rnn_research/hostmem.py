@@ -60,6 +60,16 @@ def glibc_version() -> str | None:
     return libc.gnu_get_libc_version().decode()
 
 
+def _backend_started() -> bool:
+    """Whether JAX has started a backend (a private API: ``False`` where it is missing)."""
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):
+        return False
+
+
 def retain_freed_memory() -> bool:
     """Make glibc's ``malloc`` keep freed memory for reuse (see the module docstring).
 
@@ -70,12 +80,11 @@ def retain_freed_memory() -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    from jax._src import xla_bridge  # the only place that says whether backends have started
-
-    if xla_bridge.backends_are_initialized():
+    if _backend_started():
         logging.warning(
             "retain_freed_memory() called after JAX started its backend; call it before the first JAX "
             "computation for the full effect"
         )
     libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    return all(libc.mallopt(param, value) == 1 for param, value in SETTINGS)
+    accepted = [libc.mallopt(param, value) == 1 for param, value in SETTINGS]  # every one, even after a refusal
+    return all(accepted)

@@ -1,10 +1,12 @@
 """rnn_research.hostmem: with retention, large freed blocks are reused instead of page-faulted in afresh."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
 
+import jax
 import pytest
 
 from rnn_research import hostmem
@@ -64,6 +66,29 @@ def test_retained_memory_is_reused_without_page_faults():
     # and then (when a call's buffers overlap the previous call's in time), so compare the totals.
     assert min(default["xla"]) > PAGES_64MIB // 2, default
     assert sum(retained["xla"]) < sum(default["xla"]) / 2, (retained, default)
+
+
+class FakeGlibc:
+    """Records mallopt calls; refuses M_MMAP_THRESHOLD, as an older glibc might."""
+
+    def __init__(self):
+        self.calls = []
+
+        def mallopt(param, value):
+            self.calls.append((param, value))
+            return 0 if param == hostmem.M_MMAP_THRESHOLD else 1
+
+        self.mallopt = mallopt  # a plain function: hostmem sets its argtypes, as on a ctypes function
+
+
+def test_every_setting_is_tried_and_a_late_call_is_reported(monkeypatch, caplog):
+    libc = FakeGlibc()
+    monkeypatch.setattr(hostmem, "_glibc", lambda: libc)
+    jax.numpy.zeros(1).block_until_ready()  # the backend has started in this process
+    with caplog.at_level(logging.WARNING):
+        assert hostmem.retain_freed_memory() is False  # one setting refused
+    assert libc.calls == list(hostmem.SETTINGS)  # the later ones were still applied
+    assert "after JAX started its backend" in caplog.text
 
 
 def test_other_c_libraries_are_left_alone(monkeypatch):
