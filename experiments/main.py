@@ -26,9 +26,7 @@ _MULTIHOST = flags.DEFINE_bool("multihost", None, "Call jax.distributed.initiali
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (auto-detected on TPU pods).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (auto-detected on TPU pods).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (auto-detected on TPU pods).")
-_RETAIN_HOST_MEMORY = flags.DEFINE_bool(
-    "retain_host_memory", True, "Keep freed host memory for XLA's next step (glibc; see rnn_research/hostmem.py)."
-)
+_RETAIN_HOST_MEMORY = hostmem.define_flag()
 
 
 def parse_flags(argv: list[str]) -> list[str]:

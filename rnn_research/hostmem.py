@@ -3,16 +3,20 @@
 XLA:CPU allocates each call's temporary buffer (hundreds of MiB for a recurrent layer's gradient:
 the gate activations of every step) and its outputs with ``malloc`` and frees them when the call
 ends. With glibc's defaults, blocks this large are ``mmap``-ed and given back to the kernel on
-``free`` (and XLA's worker threads, each with its own malloc arena, get theirs ``mmap``-ed
-whatever the size), so every call touches fresh pages, and the kernel zeroes each one on first
-write. Measured on the development VM (2 cores): first-touch writes run at 0.46 GB/s against
-30 GB/s for warm memory; the LSTM gradient at B32 T100 D128 H256 page-faults 51 MiB in at every
-call, and takes 53 ms against 41 ms with the memory retained (``benchmarks/rnn_speed.py``; the
-README's "Host memory on the CPU" has the table).
+``free`` (in XLA's worker threads' arenas, large blocks are ``mmap``-ed whatever the threshold),
+so every call touches fresh pages, and the kernel zeroes each one on first write. Measured on the
+development VM (2 cores): first-touch writes run at 0.46 GB/s against 30 GB/s for warm memory;
+the LSTM gradient at B32 T100 D128 H256 page-faults 51 MiB in at every call, and takes 53 ms
+against 41 ms with the memory retained (``benchmarks/rnn_speed.py``; the README's "Host memory on
+the CPU" has the table).
 
 :func:`retain_freed_memory` sets glibc's ``mallopt`` so that freed memory stays in the process
-for the next call: one malloc arena for every thread, no ``mmap``-ed blocks, no trimming. The
-process then keeps its peak heap size (a training loop reaches that peak at every step anyway).
+for the next call: one malloc arena for every thread, no ``mmap``-ed blocks, and no trimming
+while less than 2 GiB is free at the top of the heap (``mallopt`` takes an ``int``). The costs:
+the process keeps its peak heap, one-off peaks included (a training loop reaches the same peak at
+every step anyway); every thread takes the same arena's lock; ``calloc`` can no longer hand out
+fresh zero pages, so it writes the zeros.
+
 It must run before JAX starts its backend (XLA's threads pick their arena on their first
 allocation): ``python -m experiments.main`` and the benchmarks call it first thing
 (``--noretain_host_memory`` turns it off); in a notebook, call it before the first JAX
@@ -24,7 +28,7 @@ from __future__ import annotations
 import ctypes
 import sys
 
-from absl import logging
+from absl import flags, logging
 
 # glibc's <malloc.h> parameter numbers
 M_TRIM_THRESHOLD = -1
@@ -32,11 +36,13 @@ M_MMAP_THRESHOLD = -3
 M_MMAP_MAX = -4
 M_ARENA_MAX = -8
 
-SETTINGS = (
-    (M_ARENA_MAX, 1),  # every thread allocates from the main (brk) heap, which keeps freed blocks
-    (M_MMAP_MAX, 0),  # no block is mmap-ed (munmap-ed blocks come back as fresh pages)
-    (M_MMAP_THRESHOLD, 1 << 30),  # and no dynamic threshold
-    (M_TRIM_THRESHOLD, (1 << 31) - 1),  # never give the top of the heap back to the kernel
+SETTINGS = (  # (parameter, values tried in turn until one is accepted)
+    (M_ARENA_MAX, (1,)),  # every thread allocates from the main (brk) heap, which keeps freed blocks
+    (M_MMAP_MAX, (0,)),  # no block is mmap-ed (munmap-ed blocks come back as fresh pages)
+    # A fixed threshold above any buffer instead of the dynamic one: with 32 MiB, the B128 LSTM
+    # gradient still faulted 80 MiB in per call. Older glibc (2.31, for one) accepts 32 MiB at most.
+    (M_MMAP_THRESHOLD, (1 << 30, 32 << 20)),
+    (M_TRIM_THRESHOLD, ((1 << 31) - 1,)),  # keep up to 2 GiB free at the top of the heap
 )
 
 
@@ -73,9 +79,10 @@ def _backend_started() -> bool:
 def retain_freed_memory() -> bool:
     """Make glibc's ``malloc`` keep freed memory for reuse (see the module docstring).
 
-    Returns ``True`` when every setting was accepted, ``False`` on another C library (nothing is
-    changed there). Logs a warning when JAX's backend is already running: its threads keep the
-    arenas they have, so large buffers they allocate are still ``mmap``-ed afresh.
+    Returns ``True`` when every setting was accepted; ``False`` on another C library (nothing is
+    changed there) or when glibc refused one (the others still apply; a warning names it). Logs a
+    warning when JAX's backend is already running: its threads keep the arenas they have, so large
+    buffers they allocate are still ``mmap``-ed afresh.
     """
     libc = _glibc()
     if libc is None:
@@ -86,5 +93,16 @@ def retain_freed_memory() -> bool:
             "computation for the full effect"
         )
     libc.mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
-    accepted = [libc.mallopt(param, value) == 1 for param, value in SETTINGS]  # every one, even after a refusal
-    return all(accepted)
+    refused = [(param, values) for param, values in SETTINGS if not any(libc.mallopt(param, v) == 1 for v in values)]
+    if refused:
+        logging.warning("glibc's mallopt refused %s; freed host memory is only partly retained", refused)
+    return not refused
+
+
+def define_flag() -> flags.FlagHolder:
+    """The ``--retain_host_memory`` flag (default on) of the launcher and the benchmarks, defined once
+    per process: a program that imports two of them shares it."""
+    name = "retain_host_memory"
+    if name in flags.FLAGS:
+        return flags.FlagHolder(flags.FLAGS, flags.FLAGS[name])
+    return flags.DEFINE_bool(name, True, "Keep freed host memory for XLA's next call (glibc; rnn_research/hostmem.py).")

@@ -8,6 +8,7 @@ import sys
 
 import jax
 import pytest
+from absl import flags as absl_flags
 
 from rnn_research import hostmem
 from tests import xla
@@ -69,26 +70,42 @@ def test_retained_memory_is_reused_without_page_faults():
 
 
 class FakeGlibc:
-    """Records mallopt calls; refuses M_MMAP_THRESHOLD, as an older glibc might."""
+    """Records mallopt calls; refuses the given (parameter, value) pairs."""
 
-    def __init__(self):
+    def __init__(self, refuse):
         self.calls = []
 
         def mallopt(param, value):
             self.calls.append((param, value))
-            return 0 if param == hostmem.M_MMAP_THRESHOLD else 1
+            return 0 if (param, value) in refuse else 1
 
         self.mallopt = mallopt  # a plain function: hostmem sets its argtypes, as on a ctypes function
 
 
 def test_every_setting_is_tried_and_a_late_call_is_reported(monkeypatch, caplog):
-    libc = FakeGlibc()
+    arena, no_mmap, trim = (-8, 1), (-4, 0), (-1, 2**31 - 1)
+    big, small = (-3, 2**30), (-3, 2**25)
+    libc = FakeGlibc(refuse={big})  # older glibc (2.31, for one) refuses a threshold above 32 MiB
     monkeypatch.setattr(hostmem, "_glibc", lambda: libc)
     jax.numpy.zeros(1).block_until_ready()  # the backend has started in this process
     with caplog.at_level(logging.WARNING):
-        assert hostmem.retain_freed_memory() is False  # one setting refused
-    assert libc.calls == list(hostmem.SETTINGS)  # the later ones were still applied
-    assert "after JAX started its backend" in caplog.text
+        assert hostmem.retain_freed_memory() is True  # 32 MiB was accepted instead
+    assert libc.calls == [arena, no_mmap, big, small, trim]
+    assert "after JAX started its backend" in caplog.text and "refused" not in caplog.text
+    libc = FakeGlibc(refuse={big, small})
+    monkeypatch.setattr(hostmem, "_glibc", lambda: libc)
+    assert hostmem.retain_freed_memory() is False
+    assert libc.calls == [arena, no_mmap, big, small, trim]  # the later setting was still applied
+    assert "mallopt refused [(-3, " in caplog.text
+
+
+def test_the_launcher_and_the_benchmark_share_one_flag():
+    from benchmarks import rnn_speed
+    from experiments import main
+
+    assert main._RETAIN_HOST_MEMORY.name == rnn_speed._RETAIN_HOST_MEMORY.name == "retain_host_memory"
+    assert hostmem.define_flag().name == "retain_host_memory"  # a third definition is no error either
+    assert absl_flags.FLAGS["retain_host_memory"].default is True
 
 
 def test_other_c_libraries_are_left_alone(monkeypatch):

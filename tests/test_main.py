@@ -74,6 +74,7 @@ def test_smoke_preset_leaves_every_artefact(tmp_path, preset):
     start = time.time()
     code, out, err = run(tmp_path, config=config)
     assert code == 0, err[-2000:]
+    assert "after JAX started its backend" not in err  # host memory retained before JAX started
     assert time.time() - start < 60
     final = json.loads(out.strip().splitlines()[-1])["final"]
     assert "test" in final
