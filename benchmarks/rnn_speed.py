@@ -39,6 +39,7 @@ import numpy as np
 from absl import app, flags
 
 from benchmarks.machine import hardware
+from experiments import host_flags
 from rnn_research import hostmem
 
 _SIZES = flags.DEFINE_list(
@@ -52,7 +53,7 @@ _COMPILE = flags.DEFINE_bool("compile", True, "Also time compilation at T = 10 a
 _MEMORY = flags.DEFINE_bool("memory", True, "Also report compiled peak temporary memory at T = 1,000 and 10,000.")
 _LM_STEPS = flags.DEFINE_integer("lm_steps", 20, "Timed char-LM training steps (0: skip).")
 _TABLE = flags.DEFINE_string("table", None, "Write the markdown report here (also printed).")
-_RETAIN_HOST_MEMORY = hostmem.define_flag()
+_RETAIN_HOST_MEMORY = host_flags.RETAIN_HOST_MEMORY
 
 GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1}
 TORCH = {"lstm": "LSTM", "gru": "GRU", "simple_rnn": "RNN"}

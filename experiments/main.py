@@ -17,6 +17,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 import experiments
+from experiments import host_flags
 from rnn_research import hostmem, preemption, sharding, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic_adding.py:smoke.")
@@ -26,7 +27,7 @@ _MULTIHOST = flags.DEFINE_bool("multihost", None, "Call jax.distributed.initiali
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (auto-detected on TPU pods).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (auto-detected on TPU pods).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (auto-detected on TPU pods).")
-_RETAIN_HOST_MEMORY = hostmem.define_flag()
+_RETAIN_HOST_MEMORY = host_flags.RETAIN_HOST_MEMORY
 
 
 def parse_flags(argv: list[str]) -> list[str]:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import ctypes
 import sys
 
-from absl import flags, logging
+from absl import logging
 
 # glibc's <malloc.h> parameter numbers
 M_TRIM_THRESHOLD = -1
@@ -97,12 +97,3 @@ def retain_freed_memory() -> bool:
     if refused:
         logging.warning("glibc's mallopt refused %s; freed host memory is only partly retained", refused)
     return not refused
-
-
-def define_flag() -> flags.FlagHolder:
-    """The ``--retain_host_memory`` flag (default on) of the launcher and the benchmarks, defined once
-    per process: a program that imports two of them shares it."""
-    name = "retain_host_memory"
-    if name in flags.FLAGS:
-        return flags.FlagHolder(flags.FLAGS, flags.FLAGS[name])
-    return flags.DEFINE_bool(name, True, "Keep freed host memory for XLA's next call (glibc; rnn_research/hostmem.py).")

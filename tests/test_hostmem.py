@@ -105,7 +105,7 @@ def test_the_launcher_and_the_benchmark_share_one_flag():
     # share one; the launcher and rnn_speed share --retain_host_memory, defined once.
     code = (
         "from absl import flags; from experiments import main; from benchmarks import rnn_speed; "
-        "from rnn_research import hostmem; hostmem.define_flag(); "
+        "from experiments import host_flags; "
         "assert main._RETAIN_HOST_MEMORY.name == rnn_speed._RETAIN_HOST_MEMORY.name == 'retain_host_memory'; "
         "assert flags.FLAGS['retain_host_memory'].default is True; print('shared')"
     )
