@@ -4,7 +4,11 @@
 
 Every row times the same work for each implementation: the gradient of ``mean(ys**2)`` with
 respect to the layer's parameters and its input ``xs: [B, T, D]`` (one layer, float32, no
-padding), median milliseconds of ``--repeats`` calls after a warm-up call (which compiles).
+padding), median milliseconds of ``--repeats`` calls after two warm-up calls (which compile).
+The implementations of a row are timed round-robin: each round calls each of them once, in an
+order rotated from round to round, so that a slow stretch of a shared machine falls on all of
+them alike. A ratio column is the median of the per-round ratios, with their interquartile
+range in brackets.
 
 * ``ours``: :func:`rnn_research.recurrent.unroll` with its hand-written backward pass;
   ``autodiff``: the same with ``backward="autodiff"`` (JAX differentiates the scan).
@@ -94,6 +98,33 @@ def matmul_peak(repeats: int) -> float:
         sync = torch.cuda.synchronize if t.is_cuda else (lambda: None)
         best = max(best, 2 * n**3 / median_ms(lambda: (t @ t, sync()), repeats) / 1e6)
     return best
+
+
+def round_robin_ms(fns: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Milliseconds of ``repeats`` calls of each function, one call of each per round (the order
+    rotated each round), after two warm-up calls of each."""
+    for fn in fns.values():
+        for _ in range(2):
+            fn()
+    names = list(fns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            start = time.perf_counter()
+            fns[name]()
+            times[name].append(1e3 * (time.perf_counter() - start))
+    return times
+
+
+def ratio_quartiles(num: list[float], den: list[float]) -> tuple[float, float, float]:
+    """25th, 50th and 75th percentiles of the paired ratios ``num[i] / den[i]``."""
+    ratios = [a / b for a, b in zip(num, den)]
+    if len(ratios) < 4:
+        mid = statistics.median(ratios)
+        return mid, mid, mid
+    q1, q2, q3 = statistics.quantiles(ratios, n=4)
+    return q1, q2, q3
 
 
 # --------------------------------------------------------------------------- implementations
@@ -188,21 +219,26 @@ def agreement(torch: Any, name: str, module: Any, xs: Any) -> float:
 def row(name: str, size: tuple[int, ...], peak: float, torch: Any) -> dict[str, Any]:
     b, t, d, h = size
     out: dict[str, Any] = {"cell": name, "size": f"B{b} T{t} D{d} H{h}"}
-    out["ours"] = median_ms(ours(name, size, "custom"), _REPEATS.value)
-    gflop = 3 * 2 * b * t * (d + h) * GATES[name] * h / 1e9
-    out["gflops"] = gflop / (out["ours"] / 1e3)
-    out["peak_pct"] = 100 * out["gflops"] / peak
+    fns = {"ours": ours(name, size, "custom")}
     peers = _PEERS.value
     if "torch" in peers and torch is not None:
         step, module, xs = torch_rnn(torch, name, size)
         out["check"] = agreement(torch, name, module, xs)
-        out["torch"] = median_ms(step, _REPEATS.value)
+        fns["torch"] = step
     if "flax" in peers:
-        out["flax"] = median_ms(flax_rnn(name, size), _REPEATS.value)
+        fns["flax"] = flax_rnn(name, size)
     if "autodiff" in peers:
-        out["autodiff"] = median_ms(ours(name, size, "autodiff"), _REPEATS.value)
+        fns["autodiff"] = ours(name, size, "autodiff")
     if "cudnn-jax" in peers and (fn := cudnn_jax(name, size)) is not None:
-        out["cudnn-jax"] = median_ms(fn, _REPEATS.value)
+        fns["cudnn-jax"] = fn
+    times = round_robin_ms(fns, _REPEATS.value)
+    out.update({key: statistics.median(ms) for key, ms in times.items()})
+    for peer in ("torch", "flax"):
+        if peer in times:
+            out[f"ours/{peer}"] = ratio_quartiles(times["ours"], times[peer])
+    gflop = 3 * 2 * b * t * (d + h) * GATES[name] * h / 1e9
+    out["gflops"] = gflop / (out["ours"] / 1e3)
+    out["peak_pct"] = 100 * out["gflops"] / peak
     return out
 
 
@@ -284,6 +320,14 @@ def fmt(value: Any, spec: str = ".4g") -> str:
     return "-" if value is None else format(value, spec)
 
 
+def fmt_ratio(quartiles: tuple[float, float, float] | None) -> str:
+    """``median (q1-q3)``, or the median alone when the quartiles coincide (too few rounds)."""
+    if quartiles is None:
+        return "-"
+    q1, q2, q3 = quartiles
+    return f"{q2:.2f}" if q1 == q3 else f"{q2:.2f} ({q1:.2f}-{q3:.2f})"
+
+
 def report(rows: list[dict[str, Any]], peak: float, extras: list[str], retained: bool) -> str:
     torch = _torch()
     device = jax.devices()[0].device_kind if jax.default_backend() == "gpu" else hardware()
@@ -296,7 +340,9 @@ def report(rows: list[dict[str, Any]], peak: float, extras: list[str], retained:
         )
     lines = [
         f"Device: {device}; {versions}; float32 matmul peak measured here: {peak:.0f} GFLOP/s.",
-        f"Forward + backward of one layer, median ms of {_REPEATS.value} calls; scan unroll {_UNROLL.value}; "
+        f"Forward + backward of one layer, median ms of {_REPEATS.value} calls, timed round-robin (one call of "
+        "each implementation per round, order rotated); ratios: median of the per-round ratios (interquartile "
+        f"range); scan unroll {_UNROLL.value}; "
         + (
             "host memory retained between calls (glibc mallopt, for every implementation in the process)."
             if retained
@@ -308,12 +354,11 @@ def report(rows: list[dict[str, Any]], peak: float, extras: list[str], retained:
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        ratio_t = r["ours"] / r["torch"] if r.get("torch") else None
-        ratio_f = r["ours"] / r["flax"] if r.get("flax") else None
+        ratio_t, ratio_f = fmt_ratio(r.get("ours/torch")), fmt_ratio(r.get("ours/flax"))
         lines.append(
             f"| {r['cell']} | {r['size']} | {r['ours']:.4g} | {r['gflops']:.0f} | {r['peak_pct']:.0f}% "
             f"| {fmt(r.get('torch'))} | {fmt(r.get('flax'))} | {fmt(r.get('autodiff'))} | {fmt(r.get('cudnn-jax'))} "
-            f"| {fmt(ratio_t, '.2f')} | {fmt(ratio_f, '.2f')} | {fmt(r.get('check'), '.1e')} |"
+            f"| {ratio_t} | {ratio_f} | {fmt(r.get('check'), '.1e')} |"
         )
     return "\n".join(lines) + "\n\n" + "\n\n".join(extras) + "\n"
 

@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -58,7 +59,7 @@ def test_rnn_speed_table_on_tiny_sizes(tmp_path):
     table = tmp_path / "speed.md"
     environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     command = [sys.executable, "-m", "benchmarks.rnn_speed", "--sizes=2x5x3x4", "--cells=lstm,gru,simple_rnn"]
-    command += ["--repeats=1", "--nocompile", "--nomemory", "--lm_steps=0", f"--table={table}"]
+    command += ["--repeats=4", "--nocompile", "--nomemory", "--lm_steps=0", f"--table={table}"]
     done = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = [line.split("|")[1:-1] for line in table.read_text().splitlines() if line.startswith("| ")]
@@ -69,6 +70,33 @@ def test_rnn_speed_table_on_tiny_sizes(tmp_path):
         assert all(float(v) > 0 for v in ms), r
         if have_torch:
             assert float(r[11]) < 1e-5  # same weights as torch: outputs and gradients agree
+        for ratio in r[9:11] if have_torch else r[10:11]:  # "median (q1-q3)" of the per-round ratios
+            mid, low, high = map(float, re.fullmatch(r" (\S+) \((\S+)-(\S+)\) ", ratio).groups())
+            assert 0 < low <= mid <= high, r
     assert "matmul peak measured here" in table.read_text()
     retained = "host memory retained between calls" in table.read_text()
     assert retained == (hostmem.glibc_version() is not None)  # the header says which malloc settings ran
+
+
+def test_rnn_speed_times_round_robin_and_pairs_the_ratios():
+    """Each round calls every implementation once, in an order rotated from round to round, and a
+    ratio's quartiles come from per-round pairs (run in a fresh process: the module defines flags)."""
+    code = """
+from benchmarks import rnn_speed
+calls = []
+fns = {name: (lambda name=name: calls.append(name)) for name in "abc"}
+times = rnn_speed.round_robin_ms(fns, 4)
+assert calls[:6] == list("aabbcc"), calls  # two warm-up calls each
+assert calls[6:] == list("abcbcacaba" "bc"), calls
+assert sorted(times) == list("abc") and all(len(v) == 4 for v in times.values())
+q = rnn_speed.ratio_quartiles([2.0, 4.0, 6.0, 8.0, 10.0], [1.0, 2.0, 3.0, 4.0, 1.0])
+assert q == (2.0, 2.0, 6.0), q  # paired: 2, 2, 2, 2, 10
+assert rnn_speed.ratio_quartiles([3.0], [2.0]) == (1.5, 1.5, 1.5)
+assert rnn_speed.fmt_ratio((1.5, 1.5, 1.5)) == "1.50" and rnn_speed.fmt_ratio((1.0, 1.25, 2.0)) == "1.25 (1.00-2.00)"
+print("ok")
+"""
+    environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
