@@ -51,7 +51,7 @@ _SIZES = flags.DEFINE_list(
 )
 _CELLS = flags.DEFINE_list("cells", ["lstm", "gru", "simple_rnn"], "Cells to time.")
 _PEERS = flags.DEFINE_list("peers", ["torch", "flax", "autodiff", "cudnn-jax"], "Implementations besides ours.")
-_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per measurement (the median is reported).")
+_REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per measurement (the median is reported).", lower_bound=1)
 _UNROLL = flags.DEFINE_integer("unroll", 1, "Scan steps per loop iteration for ours and autodiff.")
 _COMPILE = flags.DEFINE_bool("compile", True, "Also time compilation at T = 10 and T = 1,000.")
 _MEMORY = flags.DEFINE_bool("memory", True, "Also report compiled peak temporary memory at T = 1,000 and 10,000.")

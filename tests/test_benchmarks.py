@@ -100,3 +100,9 @@ print("ok")
         [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+    refused = subprocess.run(
+        [sys.executable, "-m", "benchmarks.rnn_speed", "--repeats=0"],
+        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert refused.returncode != 0 and "flag --repeats=0: 0 is not a positive integer" in refused.stderr
+    assert "Traceback" not in refused.stderr
