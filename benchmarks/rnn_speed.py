@@ -15,6 +15,10 @@ range in brackets.
 * ``torch``: ``torch.nn.RNN/LSTM/GRU`` (oneDNN on the CPU with threads = cores; cuDNN on a GPU).
 * ``flax``: ``flax.linen.RNN`` over ``OptimizedLSTMCell`` / ``GRUCell`` / ``SimpleCell``.
 * ``cudnn-jax`` (GPU only, LSTM only): ``jax.experimental.rnn.lstm``, cuDNN called from JAX.
+* ``matmuls``: the layer gradient's matmuls alone, as separate XLA programs with no elementwise
+  work (:mod:`benchmarks.matmul_floor`): the floor XLA's matmuls set here, reported in a second
+  table with ``matmuls / torch`` (above 1: no XLA implementation running these matmuls one at a
+  time can match torch's layer on this device) and ``ours / matmuls`` (our overhead over it).
 
 GFLOP/s counts the matmuls only: ``3 x 2 B T (D + H) G H`` for forward + backward (the
 backward pass does two matmuls per forward one), with ``G`` = 4 (LSTM), 3 (GRU), 1 (RNN). The
@@ -42,7 +46,9 @@ import jax.numpy as jnp
 import numpy as np
 from absl import app, flags
 
+from benchmarks import matmul_floor
 from benchmarks.machine import hardware
+from benchmarks.rnn_speed_extras import compile_seconds, lm_tokens_per_second, memory_table
 from experiments import host_flags
 from rnn_research import hostmem
 
@@ -50,7 +56,9 @@ _SIZES = flags.DEFINE_list(
     "sizes", ["32x100x128x256", "64x100x256x512", "16x200x64x128", "128x50x512x1024"], "BxTxDxH per row."
 )
 _CELLS = flags.DEFINE_list("cells", ["lstm", "gru", "simple_rnn"], "Cells to time.")
-_PEERS = flags.DEFINE_list("peers", ["torch", "flax", "autodiff", "cudnn-jax"], "Implementations besides ours.")
+_PEERS = flags.DEFINE_list(
+    "peers", ["torch", "flax", "autodiff", "cudnn-jax", "matmuls"], "Implementations besides ours."
+)
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per measurement (the median is reported).", lower_bound=1)
 _UNROLL = flags.DEFINE_integer("unroll", 1, "Scan steps per loop iteration for ours and autodiff.")
 _COMPILE = flags.DEFINE_bool("compile", True, "Also time compilation at T = 10 and T = 1,000.")
@@ -231,89 +239,18 @@ def row(name: str, size: tuple[int, ...], peak: float, torch: Any) -> dict[str, 
         fns["autodiff"] = ours(name, size, "autodiff")
     if "cudnn-jax" in peers and (fn := cudnn_jax(name, size)) is not None:
         fns["cudnn-jax"] = fn
+    if "matmuls" in peers:
+        fns["matmuls"] = matmul_floor.run_all(matmul_floor.programs(size, GATES[name]))
     times = round_robin_ms(fns, _REPEATS.value)
     out.update({key: statistics.median(ms) for key, ms in times.items()})
-    for peer in ("torch", "flax"):
-        if peer in times:
-            out[f"ours/{peer}"] = ratio_quartiles(times["ours"], times[peer])
+    pairs = [("ours", "torch"), ("ours", "flax"), ("matmuls", "torch"), ("matmuls", "flax"), ("ours", "matmuls")]
+    for num, den in pairs:
+        if num in times and den in times:
+            out[f"{num}/{den}"] = ratio_quartiles(times[num], times[den])
     gflop = 3 * 2 * b * t * (d + h) * GATES[name] * h / 1e9
     out["gflops"] = gflop / (out["ours"] / 1e3)
     out["peak_pct"] = 100 * out["gflops"] / peak
     return out
-
-
-def compile_seconds(time_steps: int, repeats: int = 3) -> float:
-    """Median seconds to trace, lower and compile the LSTM gradient afresh (after one warm-up)."""
-    from rnn_research import cells, recurrent
-
-    cell = cells.LSTM(256)
-    params = cell.init(jax.random.key(0), 128)
-    xs = jnp.zeros((32, time_steps, 128))
-    times = []
-    for _ in range(repeats + 1):
-        grad = jax.jit(jax.grad(lambda p, x: jnp.mean(recurrent.unroll(cell, p, x)[1] ** 2), argnums=(0, 1)))
-        start = time.perf_counter()
-        grad.lower(params, xs).compile()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
-
-
-def memory_table() -> list[str]:
-    """XLA's peak temporary memory (buffer assignment of the compiled gradient, no run) of the
-    LSTM B32 D128 H256 gradient, with and without remat, for both backward passes."""
-    from rnn_research import cells, recurrent
-
-    cell = cells.LSTM(256)
-    params = cell.init(jax.random.key(0), 128)
-    lines = [
-        "Peak temporary memory of the compiled LSTM gradient (B32 D128 H256; arguments and results, i.e. inputs, "
-        "parameters and the returned gradients, not counted), MiB:",
-        "",
-        "| backward | remat | T = 1,000 | T = 10,000 |",
-        "|---|---|---|---|",
-    ]
-    for backward in ("custom", "autodiff"):
-        for remat in (False, True):
-            mib = []
-            for time_steps in (1000, 10000):
-                xs = jax.ShapeDtypeStruct((32, time_steps, 128), jnp.float32)
-
-                def loss(p: Any, x: jax.Array, remat: bool = remat, backward: str = backward) -> jax.Array:
-                    return jnp.mean(recurrent.unroll(cell, p, x, remat=remat, backward=backward)[1] ** 2)
-
-                compiled = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(params, xs).compile()
-                mib.append(compiled.memory_analysis().temp_size_in_bytes / 2**20)
-            label = "every ceil(sqrt(T)) steps" if remat else "no"
-            lines.append(f"| {backward} | {label} | {mib[0]:,.1f} | {mib[1]:,.1f} |")
-    return lines
-
-
-def lm_tokens_per_second(steps: int, backward: str) -> float:
-    """Training tokens/s of configs/lm_char.py:small through the harness's train step."""
-    import tempfile
-
-    from configs import lm_char
-    from experiments import lm
-    from rnn_research import train
-
-    config = lm_char.get_config("small")
-    config.model.backward = backward
-    config.data.path = ""  # the offline stdlib corpus: the step's cost does not depend on the text
-    config.data.update(source="stdlib", max_chars=1_000_000)
-    with tempfile.TemporaryDirectory() as workdir:
-        harness = train._Harness(config, Path(workdir), lm)
-        batch = harness.shard(next(iter(harness.train_batches(0))))
-        state = harness.init_state(batch)
-        step = harness.make_train_step()
-        state, _ = step(state, batch)  # compile
-        jax.block_until_ready(state)
-        start = time.perf_counter()
-        for _ in range(steps):
-            state, _ = step(state, batch)
-        jax.block_until_ready(state)
-        seconds = time.perf_counter() - start
-    tokens = config.train.batch_size * config.data.num_steps
-    return tokens * steps / seconds
 
 
 def fmt(value: Any, spec: str = ".4g") -> str:
@@ -360,6 +297,20 @@ def report(rows: list[dict[str, Any]], peak: float, extras: list[str], retained:
             f"| {fmt(r.get('torch'))} | {fmt(r.get('flax'))} | {fmt(r.get('autodiff'))} | {fmt(r.get('cudnn-jax'))} "
             f"| {ratio_t} | {ratio_f} | {fmt(r.get('check'), '.1e')} |"
         )
+    if any("matmuls" in r for r in rows):
+        lines += [
+            "",
+            "The layer gradient's matmuls alone, as separate XLA programs run one after another "
+            "(benchmarks/matmul_floor.py), timed in the same rounds:",
+            "",
+            "| cell | size | matmuls ms | matmuls / torch | matmuls / flax | ours / matmuls |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in (r for r in rows if "matmuls" in r):
+            lines.append(
+                f"| {r['cell']} | {r['size']} | {r['matmuls']:.4g} | {fmt_ratio(r.get('matmuls/torch'))} "
+                f"| {fmt_ratio(r.get('matmuls/flax'))} | {fmt_ratio(r.get('ours/matmuls'))} |"
+            )
     return "\n".join(lines) + "\n\n" + "\n\n".join(extras) + "\n"
 
 

@@ -62,7 +62,9 @@ def test_rnn_speed_table_on_tiny_sizes(tmp_path):
     command += ["--repeats=4", "--nocompile", "--nomemory", "--lm_steps=0", f"--table={table}"]
     done = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = [line.split("|")[1:-1] for line in table.read_text().splitlines() if line.startswith("| ")]
+    text = table.read_text()
+    main, floor = text.split("matmuls alone")  # the second table: the layers' matmuls alone
+    rows = [line.split("|")[1:-1] for line in main.splitlines() if line.startswith("| ")]
     assert [r[0].strip() for r in rows[1:]] == ["lstm", "gru", "simple_rnn"]
     have_torch = importlib.util.find_spec("torch") is not None  # the torch columns are "-" without it
     for r in rows[1:]:
@@ -73,8 +75,15 @@ def test_rnn_speed_table_on_tiny_sizes(tmp_path):
         for ratio in r[9:11] if have_torch else r[10:11]:  # "median (q1-q3)" of the per-round ratios
             mid, low, high = map(float, re.fullmatch(r" (\S+) \((\S+)-(\S+)\) ", ratio).groups())
             assert 0 < low <= mid <= high, r
-    assert "matmul peak measured here" in table.read_text()
-    retained = "host memory retained between calls" in table.read_text()
+    floor_rows = [line.split("|")[1:-1] for line in floor.splitlines() if line.startswith("| ")]
+    assert [r[0].strip() for r in floor_rows[1:]] == ["lstm", "gru", "simple_rnn"]
+    for r in floor_rows[1:]:
+        assert float(r[2]) > 0, r
+        for ratio in r[3:6] if have_torch else r[4:6]:  # matmuls / torch, matmuls / flax, ours / matmuls
+            mid, low, high = map(float, re.fullmatch(r" (\S+) \((\S+)-(\S+)\) ", ratio).groups())
+            assert 0 < low <= mid <= high, r
+    assert "matmul peak measured here" in text
+    retained = "host memory retained between calls" in text
     assert retained == (hostmem.glibc_version() is not None)  # the header says which malloc settings ran
 
 
@@ -106,3 +115,21 @@ print("ok")
     )  # fmt: skip
     assert refused.returncode != 0 and "flag --repeats=0: 0 is not a positive integer" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize("gates", [1, 3, 4])
+def test_matmul_floor_does_the_layers_matmul_work(gates):
+    """The floor's programs are the six matmul kinds of the gradient: their flops add up to the
+    benchmark's count, ``3 * 2 B T (D + H) G H``, and each runs at its shapes."""
+    from benchmarks import matmul_floor
+
+    b, t, d, h = 3, 5, 2, 4
+    progs = matmul_floor.programs((b, t, d, h), gates)
+    assert [p[0] for p in progs] == ["input projection", "forward scan", "backward scan", "dx", "dW_x", "dW_h"]
+    assert sum(p[3] for p in progs) == 3 * 2 * b * t * (d + h) * gates * h
+    shapes = [fn(*args).shape for _, fn, args, _ in progs]
+    assert shapes == [(t, b, gates * h), (b, h), (b, h), (t, b, d), (d, gates * h), (h, gates * h)]
+    for label, fn, args, flops in progs:  # the all-step programs: XLA's own count agrees with ours
+        if "scan" not in label:
+            assert fn.lower(*args).compile().cost_analysis()["flops"] == flops
+    matmul_floor.run_all(progs)()
