@@ -6,9 +6,9 @@ ends. With glibc's defaults, blocks this large are ``mmap``-ed and given back to
 ``free`` (in XLA's worker threads' arenas, large blocks are ``mmap``-ed whatever the threshold),
 so every call touches fresh pages, and the kernel zeroes each one on first write. Measured on the
 development VM (2 cores): first-touch writes run at 0.46 GB/s against 30 GB/s for warm memory;
-the LSTM gradient at B32 T100 D128 H256 page-faults 51 MiB in at every call, and took 58.7 ms
-against 35.5 ms with the memory retained (``benchmarks/rnn_speed.py``, one run each; the README's
-"Host memory on the CPU" has the table).
+the LSTM gradient at B32 T100 D128 H256 page-faults 51 MiB in at every call, and took 47.4 ms
+against 36.4 ms with the memory retained (``benchmarks/rnn_speed.py``, one run each; 58.7 against
+35.5 ms in an earlier pair; the README's "Host memory on the CPU" has the table).
 
 :func:`retain_freed_memory` sets glibc's ``mallopt`` so that freed memory stays in the process
 for the next call: one malloc arena for every thread, no ``mmap``-ed blocks, and no trimming
