@@ -21,16 +21,18 @@ arithmetic costs with XLA's matmuls on the device and no elementwise work at all
 * ``matmuls / torch`` above 1 means that an XLA implementation running these matmuls one at a time
   cannot match torch's whole layer on this device, however little else it does.
 
-Other formulations move the floor a little: measured on the 2-core development VM, the recurrent
-products in a feature-major layout (``W^T h^T``) ran between 16% slower (B16 H128) and 13% faster
-(B64 H512) than these; and inside one program, where XLA runs ``dx`` and ``dW_h`` concurrently, the
-two took 227 ms at B128 T50 D512 H1024 against 72 + 130 ms one after the other.
+It is a floor for this formulation, not for every program: six dispatches and two loops of their
+own are in it, and other formulations move it. Measured once on the 2-core development VM with
+ad hoc scripts (not kept), the recurrent products in a feature-major layout (``W^T h^T``, scans of
+matmul and ``tanh`` alone) ran between 16% slower (B16 H128) and 13% faster (B64 H512, forward)
+than the batch-major ones used here; inside one program, where XLA runs ``dx`` and ``dW_h``
+concurrently, the two took 227 ms at B128 T50 D512 H1024 against 72 + 130 ms apart (but an
+ordering that ran them apart was no faster overall).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +52,9 @@ def programs(size: tuple[int, int, int, int], gates: int) -> list[Program]:
     du = jax.random.normal(keys[3], (t, b, g))
     hs = jax.random.normal(keys[4], (t, b, h))
 
+    # The scans carry a [B, H] state so that XLA runs their steps in order, as in the layer: the
+    # forward step's product feeds the next step (its values do not matter to a CPU GEMM's speed);
+    # the backward step adds its product to the carry.
     def forward(w: jax.Array, h0: jax.Array) -> jax.Array:
         return jax.lax.scan(lambda c, _: ((c @ w)[:, :h], None), h0, None, length=t)[0]
 
@@ -60,14 +65,14 @@ def programs(size: tuple[int, int, int, int], gates: int) -> list[Program]:
     return [
         ("input projection", jax.jit(lambda x, w: jnp.einsum("nbd,dg->nbg", x, w)), (x, w_x), per * d * g),
         ("forward scan", jax.jit(forward), (w_h, jnp.zeros((b, h))), per * h * g),
-        ("backward scan", jax.jit(backward), (w_h.T + 0.0, du), per * g * h),
+        ("backward scan", jax.jit(backward), (w_h.T + 0.0, du), per * g * h),  # W_h^T as its own array, as fused
         ("dx", jax.jit(lambda da, w: jnp.einsum("nbg,dg->nbd", da, w)), (du, w_x), per * g * d),
         ("dW_x", jax.jit(lambda x, da: jnp.einsum("nbd,nbg->dg", x, da)), (x, du), per * d * g),
         ("dW_h", jax.jit(lambda x, da: jnp.einsum("nbh,nbg->hg", x, da)), (hs, du), per * h * g),
     ]
 
 
-def run_all(progs: list[Program]) -> Callable[[], Any]:
+def run_all(progs: list[Program]) -> Callable[[], None]:
     """One call runs every program once, one after another, each to completion."""
 
     def call() -> None:

@@ -240,7 +240,7 @@ def row(name: str, size: tuple[int, ...], peak: float, torch: Any) -> dict[str, 
     if "cudnn-jax" in peers and (fn := cudnn_jax(name, size)) is not None:
         fns["cudnn-jax"] = fn
     if "matmuls" in peers:
-        fns["matmuls"] = matmul_floor.run_all(matmul_floor.programs(size, GATES[name]))
+        fns["matmuls"] = matmul_floor.run_all(matmul_floor.programs((b, t, d, h), GATES[name]))
     times = round_robin_ms(fns, _REPEATS.value)
     out.update({key: statistics.median(ms) for key, ms in times.items()})
     pairs = [("ours", "torch"), ("ours", "flax"), ("matmuls", "torch"), ("matmuls", "flax"), ("ours", "matmuls")]
@@ -258,11 +258,16 @@ def fmt(value: Any, spec: str = ".4g") -> str:
 
 
 def fmt_ratio(quartiles: tuple[float, float, float] | None) -> str:
-    """``median (q1-q3)``, or the median alone when the quartiles coincide (too few rounds)."""
+    """``median (q1-q3)``, or the median alone when the quartiles coincide (too few rounds). Two
+    decimals, or two significant digits below 0.1, so that a small ratio does not print as 0.00."""
     if quartiles is None:
         return "-"
+
+    def one(x: float) -> str:
+        return f"{x:.2f}" if abs(x) >= 0.095 else f"{x:.2g}"
+
     q1, q2, q3 = quartiles
-    return f"{q2:.2f}" if q1 == q3 else f"{q2:.2f} ({q1:.2f}-{q3:.2f})"
+    return one(q2) if q1 == q3 else f"{one(q2)} ({one(q1)}-{one(q3)})"
 
 
 def report(rows: list[dict[str, Any]], peak: float, extras: list[str], retained: bool) -> str:
