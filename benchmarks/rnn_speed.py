@@ -17,8 +17,8 @@ range in brackets.
 * ``cudnn-jax`` (GPU only, LSTM only): ``jax.experimental.rnn.lstm``, cuDNN called from JAX.
 * ``matmuls``: the layer gradient's matmuls alone, as separate XLA programs with no elementwise
   work (:mod:`benchmarks.matmul_floor`): the floor XLA's matmuls set here, reported in a second
-  table with ``matmuls / torch`` (above 1: no XLA implementation running these matmuls one at a
-  time can match torch's layer on this device) and ``ours / matmuls`` (our overhead over it).
+  table with ``matmuls / torch`` (above 1: an implementation built on XLA's matmuls, formulated
+  as here, cannot match torch's layer on this device) and ``ours / matmuls`` (our overhead over it).
 
 GFLOP/s counts the matmuls only: ``3 x 2 B T (D + H) G H`` for forward + backward (the
 backward pass does two matmuls per forward one), with ``G`` = 4 (LSTM), 3 (GRU), 1 (RNN). The
@@ -56,9 +56,8 @@ _SIZES = flags.DEFINE_list(
     "sizes", ["32x100x128x256", "64x100x256x512", "16x200x64x128", "128x50x512x1024"], "BxTxDxH per row."
 )
 _CELLS = flags.DEFINE_list("cells", ["lstm", "gru", "simple_rnn"], "Cells to time.")
-_PEERS = flags.DEFINE_list(
-    "peers", ["torch", "flax", "autodiff", "cudnn-jax", "matmuls"], "Implementations besides ours."
-)
+PEERS = ("torch", "flax", "autodiff", "cudnn-jax", "matmuls")
+_PEERS = flags.DEFINE_list("peers", list(PEERS), "Implementations besides ours (any of these).")
 _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed calls per measurement (the median is reported).", lower_bound=1)
 _UNROLL = flags.DEFINE_integer("unroll", 1, "Scan steps per loop iteration for ours and autodiff.")
 _COMPILE = flags.DEFINE_bool("compile", True, "Also time compilation at T = 10 and T = 1,000.")
@@ -319,24 +318,38 @@ def report(rows: list[dict[str, Any]], peak: float, extras: list[str], retained:
     return "\n".join(lines) + "\n\n" + "\n\n".join(extras) + "\n"
 
 
+def parse_sizes(texts: list[str]) -> list[tuple[int, int, int, int]]:
+    """``--sizes`` entries ``BxTxDxH`` as positive ints; a bad entry is a one-line usage error."""
+    sizes = []
+    for text in texts:
+        try:
+            size = tuple(int(v) for v in text.lower().split("x"))
+        except ValueError:
+            size = ()
+        if len(size) != 4 or min(size) < 1:
+            raise app.UsageError(f"--sizes: {text!r} is not BxTxDxH with positive integers")
+        sizes.append(size)
+    return sizes
+
+
 def main(argv: list[str]) -> None:
     del argv
+    # Every flag is checked before anything is timed.
+    sizes = parse_sizes(_SIZES.value)
+    for name in _CELLS.value:
+        if name not in GATES:
+            raise app.UsageError(f"--cells: {name!r} is not one of {sorted(GATES)}")
+    for peer in _PEERS.value:
+        if peer not in PEERS:
+            raise app.UsageError(f"--peers: {peer!r} is not one of {list(PEERS)}")
     retained = _RETAIN_HOST_MEMORY.value and hostmem.retain_freed_memory()  # before JAX or torch start threads
     torch = _torch()
     if torch is not None and not torch.cuda.is_available():
         torch.set_num_threads(os.cpu_count() or 1)
     peak = matmul_peak(_REPEATS.value)
     rows = []
-    for size_text in _SIZES.value:
-        try:
-            size = tuple(int(v) for v in size_text.lower().split("x"))
-        except ValueError:
-            size = ()
-        if len(size) != 4:
-            raise app.UsageError(f"--sizes: {size_text!r} is not BxTxDxH")
+    for size in sizes:
         for name in _CELLS.value:
-            if name not in GATES:
-                raise app.UsageError(f"--cells: {name!r} is not one of {sorted(GATES)}")
             rows.append(row(name, size, peak, torch))
             print(rows[-1], flush=True)
     extras = []

@@ -118,6 +118,19 @@ print("ok")
     )  # fmt: skip
     assert refused.returncode != 0 and "flag --repeats=0: 0 is not a positive integer" in refused.stderr
     assert "Traceback" not in refused.stderr
+    bad = {  # each refused in one line naming the entry, before anything is timed
+        "--peers=torch,matmul": "--peers: 'matmul' is not one of",
+        "--sizes=32x100x128": "--sizes: '32x100x128' is not BxTxDxH",
+        "--sizes=0x5x3x4": "--sizes: '0x5x3x4' is not BxTxDxH with positive integers",
+        "--cells=lstm,lstmx": "--cells: 'lstmx' is not one of",
+    }
+    for flag, message in bad.items():
+        refused = subprocess.run(
+            [sys.executable, "-m", "benchmarks.rnn_speed", flag],
+            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert refused.returncode != 0 and message in refused.stderr, (flag, refused.stderr[-1000:])
+        assert "Traceback" not in refused.stderr and "matmul peak" not in refused.stdout, flag
 
 
 def dot_flops(jaxpr) -> int:
