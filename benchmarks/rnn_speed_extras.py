@@ -59,11 +59,11 @@ def memory_table() -> list[str]:
 
 
 def lm_tokens_per_second(steps: int, backward: str) -> float:
-    """Training tokens/s of configs/lm_char.py:small through the harness's train step."""
+    """Training tokens/s of configs/lm/char.py:small through the harness's train step."""
     import tempfile
 
-    from configs import lm_char
-    from experiments import lm
+    from configs.lm import char as lm_char
+    from experiments.lm import task as lm
     from rnn_research import train
 
     config = lm_char.get_config("small")

@@ -1,6 +1,6 @@
 """Hyperparameter sweep: many launcher runs of one preset, several at a time, one table.
 
-    python -m benchmarks.sweep --config=configs/sentiment_sst2.py --grid=benchmarks/grids/sst2.txt \
+    python -m benchmarks.sweep --config=configs/classification/sst2.py --grid=benchmarks/grids/sst2.txt \
         --root=runs/sst2_sweep --parallel=8 --common=--config.data.path=../shared/data/sst2 \
         --select=valid --metric=accuracy --mode=max --report=dev --table=docs/results/sst2_sweep.md
 

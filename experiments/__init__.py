@@ -1,13 +1,67 @@
-"""Experiments: each module supplies data, a model head, a loss and metrics (see rnn_research.experiment)."""
+"""Experiments: one package per task, found by convention.
+
+``experiments/<name>/task.py`` is the contract module of the experiment ``<name>`` (what
+``config.experiment`` names; see :class:`rnn_research.experiment.Experiment`), and
+``configs/<name>/*.py`` are its presets. Adding an experiment edits no central list: a new
+package with a ``task.py`` is found by :func:`get` and listed by ``python -m experiments.main
+--list``. A task may declare ``FORMER_NAMES`` (names it had before a rename), so that presets and
+workdirs written under an old name still resolve.
+"""
+
+from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
 
-EXPERIMENTS = ("synthetic", "lm", "sentiment", "forecasting")
+ROOT = Path(__file__).resolve().parent
+CONFIGS = ROOT.parent / "configs"
+# Names an experiment had before a rename -> its name now (kept for old workdirs' config.json).
+FORMER_NAMES = {"sentiment": "classification"}
+
+
+def names() -> list[str]:
+    """Every experiment: the packages under ``experiments/`` that hold a ``task.py``."""
+    return sorted(p.parent.name for p in ROOT.glob("*/task.py"))
+
+
+def canonical(name: str) -> str:
+    """``name`` as the experiment is called now (a former name maps to the current one)."""
+    return FORMER_NAMES.get(name, name)
 
 
 def get(name: str) -> ModuleType:
-    """The experiment module called ``name`` (``config.experiment``)."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"config.experiment={name!r} is not one of {list(EXPERIMENTS)}")
-    return importlib.import_module(f"experiments.{name}")
+    """The contract module of the experiment ``name`` (``config.experiment``)."""
+    known = names()
+    name = canonical(str(name))
+    if name not in known:
+        raise ValueError(
+            f"config.experiment={name!r} is not one of {known} (packages under experiments/ with a task.py)"
+        )
+    return importlib.import_module(f"experiments.{name}.task")
+
+
+def presets(name: str) -> list[str]:
+    """The preset files of experiment ``name``, as ``configs/<name>/<preset>.py`` paths."""
+    folder = CONFIGS / name
+    return sorted(f"configs/{name}/{p.name}" for p in folder.glob("*.py") if p.stem not in {"__init__", "common"})
+
+
+def variants(path: str) -> list[str]:
+    """The variants a preset file names in its ``VARIANTS`` tuple (empty if it declares none)."""
+    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    return list(getattr(module, "VARIANTS", ()))
+
+
+def listing() -> str:
+    """Every experiment with its presets and their variants, one preset a line."""
+    lines = []
+    for name in names():
+        doc = (importlib.import_module(f"experiments.{name}.task").__doc__ or "").strip().splitlines()
+        lines.append(f"{name}: {doc[0] if doc else ''}")
+        for path in presets(name):
+            found = variants(path)
+            if len(found) > 8:  # e.g. every data set x feature mode x horizon
+                found = [*found[:3], f"... ({len(found)} in all; see the file)", found[-1]]
+            lines.append(f"  --config={path}" + (f"[:{'|'.join(found)}]" if found else ""))
+    return "\n".join(lines)

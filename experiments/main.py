@@ -1,4 +1,7 @@
-"""Launcher: ``python -m experiments.main --config=configs/<preset>.py[:variant] --workdir=DIR``.
+"""Launcher: ``python -m experiments.main --config=configs/<task>/<preset>.py[:variant] --workdir=DIR``.
+
+``python -m experiments.main --list`` prints every experiment (``experiments/<task>/``) with its
+presets (``configs/<task>/``) and their variants.
 
 Overrides: ``--config.optim.learning_rate=3e-3``. ``--mode=train`` trains (resuming when DIR
 holds a checkpoint) and evaluates the best checkpoint; ``--mode=eval`` evaluates the best (or
@@ -20,8 +23,9 @@ import experiments
 from experiments import host_flags
 from rnn_research import hostmem, preemption, sharding, train
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic_adding.py:smoke.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.", required=True)
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic/adding.py:smoke.")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.")
+_LIST = flags.DEFINE_bool("list", False, "Print the experiments, their presets and variants, and exit.")
 _MODE = flags.DEFINE_string("mode", "train", "train | eval | a mode the experiment adds (lm: sample).")
 _MULTIHOST = flags.DEFINE_bool("multihost", None, "Call jax.distributed.initialize (default: $RNN_RESEARCH_MULTIHOST).")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (auto-detected on TPU pods).")
@@ -48,9 +52,14 @@ def parse_flags(argv: list[str]) -> list[str]:
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if _LIST.value:
+        print(experiments.listing())
+        return
     config = _CONFIG.value
     if config is None:
-        raise app.UsageError("--config is required, e.g. --config=configs/synthetic_adding.py:smoke")
+        raise app.UsageError("--config is required, e.g. --config=configs/synthetic/adding.py:smoke (--list shows all)")
+    if not _WORKDIR.value:
+        raise app.UsageError("--workdir is required: the directory for checkpoints, metrics and plots")
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     if _RETAIN_HOST_MEMORY.value:  # before JAX starts its backend and worker threads
         hostmem.retain_freed_memory()

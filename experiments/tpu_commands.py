@@ -1,7 +1,7 @@
 """Prints the gcloud commands that set up and run one preset on every worker of a TPU VM slice.
 
     python -m experiments.tpu_commands --tpu=my-v4-32 --zone=us-central2-b \
-        --repo=https://github.com/<you>/rnn_research.git --config=configs/lm_char.py:medium --workdir=/mnt/shared/runs/shakespeare_medium \
+        --repo=https://github.com/<you>/rnn_research.git --config=configs/lm/char.py:medium --workdir=/mnt/shared/runs/shakespeare_medium \
         --override=--config.data.path=/mnt/shared/data/input.txt
 
 Nothing is run: the commands are printed for you to read and paste (see docs/tpu.md). Every
@@ -20,7 +20,7 @@ from absl import app, flags
 _TPU = flags.DEFINE_string("tpu", None, "TPU VM name (gcloud compute tpus tpu-vm list).", required=True)
 _ZONE = flags.DEFINE_string("zone", None, "Its zone, e.g. us-central2-b.", required=True)
 _PROJECT = flags.DEFINE_string("project", None, "GCP project (default: gcloud's configured project).")
-_CONFIG = flags.DEFINE_string("config", "configs/synthetic_adding.py:smoke", "Preset, as for experiments.main.")
+_CONFIG = flags.DEFINE_string("config", "configs/synthetic/adding.py:smoke", "Preset, as for experiments.main.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Shared directory seen by every worker.", required=True)
 _OVERRIDES = flags.DEFINE_multi_string("override", [], "Extra launcher flags, e.g. --override=--config.seed=1.")
 _REPO = flags.DEFINE_string("repo", None, "Git URL the workers clone the code from.", required=True)

@@ -24,10 +24,10 @@ FILENAME = "diagnostics.jsonl"
 
 
 def hidden_gradient_norms(loss_fn: Callable[[Any], jax.Array], perturbations: dict[str, Any]) -> dict[str, jax.Array]:
-    """Per-layer ``[T]`` norms of ``dLoss/dh_t`` over batch, hidden units and directions.
+    """Per-layer ``[T]`` norms of ``dLoss/dh_t`` over batch, state axes and directions.
 
     Args:
-      loss_fn: maps the perturbation tree (``{"layer_0": [B, T, H] or {"forward", "backward"}}``,
+      loss_fn: maps the perturbation tree (``{"layer_0": [B, T, *S] or {"forward", "backward"}}``,
         possibly nested under module names) to the scalar loss.
       perturbations: the zeros tree from ``model.init(...)["perturbations"]``.
     """
@@ -36,7 +36,7 @@ def hidden_gradient_norms(loss_fn: Callable[[Any], jax.Array], perturbations: di
     for path, g in jax.tree_util.tree_leaves_with_path(grads):
         keys = [str(getattr(k, "key", k)) for k in path]
         layer = "/".join(k for k in keys if k not in ("forward", "backward"))
-        sq = jnp.sum(jnp.square(g.astype(jnp.float32)), axis=(0, 2))
+        sq = jnp.sum(jnp.square(g.astype(jnp.float32)), axis=(0, *range(2, g.ndim)))  # all but time
         norms[layer] = norms.get(layer, 0.0) + sq
     return {name: jnp.sqrt(sq) for name, sq in norms.items()}
 

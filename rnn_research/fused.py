@@ -27,16 +27,7 @@ is set; the forward pass is unchanged.
 Forward-mode differentiation (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``) is not defined
 for a ``custom_vjp`` function: pass ``backward="autodiff"`` to ``unroll`` for those.
 
-Gradient equations (``*`` elementwise, ``dh``/``dc`` the total cotangents of ``h_t``/``c_t``):
-
-* SimpleRNN: ``da = dh * (1 - h_t^2)`` (tanh) or ``dh * [h_t > 0]`` (relu).
-* LSTM: ``dc += dh * o * (1 - tanh(c_t)^2)``; ``da = [dc*g*i(1-i), dc*c_{t-1}*f(1-f),
-  dc*i*(1-g^2), dh*tanh(c_t)*o(1-o)]``; ``dc_{t-1} = dc * f``.
-* GRU (reset after): ``dn = dh*(1-z)*(1-n^2)``, ``dz = dh*(h_{t-1}-n)*z(1-z)``,
-  ``dr = dn*(v_n+b_hn)*r(1-r)``; the input side gets ``[dr, dz, dn]``, the recurrent side
-  ``[dr, dz, dn*r]``; ``dh_{t-1} = dh*z + [dr, dz, dn*r] W_h^T``.
-* GRU (reset before, Cho et al.): as above with ``n = tanh(u_n + (r*h_{t-1}) W_hn)``, so
-  ``d(r*h) = dn W_hn^T`` gives ``dr = d(r*h)*h_{t-1}*r(1-r)`` and ``dh_{t-1}`` gets ``d(r*h)*r``.
+The per-cell steps and their gradient equations are in :mod:`rnn_research.fused_steps`.
 """
 
 from __future__ import annotations
@@ -48,10 +39,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from rnn_research import fused_steps
 from rnn_research.cells import GRU, LSTM, Cell, SimpleRNN, State
+from rnn_research.fused_steps import Weights
 
 Array = jax.Array
-Weights = dict[str, Array]
 
 
 def supports(cell: Cell) -> bool:
@@ -68,122 +60,6 @@ class Spec:
     reverse: bool = False
     unroll: int | bool = 1
     chunk: int | None = None
-
-
-def _sig(x: Array) -> Array:
-    """``sigmoid(x)`` as ``0.5 * tanh(0.5 x) + 0.5``: the same function (within 2e-7 in float32),
-    but XLA's CPU tanh is a short rational approximation, faster in the scan body than ``exp``."""
-    return 0.5 * jnp.tanh(0.5 * x) + 0.5
-
-
-def _dot(a: Array, w: Array, dt: Any, acc: Any) -> Array:
-    """``a @ w`` with operands in the compute dtype ``dt``, result in ``acc``."""
-    return jnp.matmul(a.astype(dt), w.astype(dt), preferred_element_type=acc).astype(acc)
-
-
-def _split(x: Array, n: int) -> list[Array]:
-    return jnp.split(x, n, axis=-1)
-
-
-# ------------------------------------------------------------------------------- one step
-def _step_forward(cell: Cell, w: Weights, state: State, u: Array) -> tuple[State, tuple[Array, ...]]:
-    """One step from projected input ``u: [B, G*H]``; returns the new state (in ``acc``) and the
-    residuals the backward step needs. ``w`` holds the recurrent weights already in ``dt``."""
-    dt = u.dtype
-    acc = jnp.promote_types(dt, state[0].dtype)
-    h_prev = state.h.astype(acc)
-    u = u.astype(acc) + w["bias"].astype(dt).astype(acc)[None, :]  # fused with the gates, not a pass over [T, B, G*H]
-    if isinstance(cell, SimpleRNN):
-        pre = u + _dot(h_prev, w["recurrent_kernel"], dt, acc)
-        h = jnp.tanh(pre) if cell.activation == "tanh" else jax.nn.relu(pre)
-        return state._replace(h=h), (h,)
-    if isinstance(cell, LSTM):
-        a = u + _dot(h_prev, w["recurrent_kernel"], dt, acc)
-        a_i, a_f, a_g, a_o = _split(a, 4)
-        i, f, g, o = _sig(a_i), _sig(a_f), jnp.tanh(a_g), _sig(a_o)
-        c = f * state.c.astype(acc) + i * g
-        tc = jnp.tanh(c)
-        return type(state)(h=o * tc, c=c), (i, f, g, o, tc)
-    hid = cell.hidden_size
-    u_r, u_z, u_n = _split(u, 3)
-    kernel = w["recurrent_kernel"]
-    if cell.reset_after:
-        v_r, v_z, v_n = _split(_dot(h_prev, kernel, dt, acc), 3)
-        vnb = v_n + w["recurrent_bias"].astype(acc)[None, :]
-        r, z = _sig(u_r + v_r), _sig(u_z + v_z)
-        n = jnp.tanh(u_n + r * vnb)
-        extra = vnb
-    else:
-        v_r, v_z = _split(_dot(h_prev, kernel[:, : 2 * hid], dt, acc), 2)
-        r, z = _sig(u_r + v_r), _sig(u_z + v_z)
-        n = jnp.tanh(u_n + _dot(r * h_prev, kernel[:, 2 * hid :], dt, acc))
-        extra = r * h_prev
-    return state._replace(h=(1.0 - z) * n + z * h_prev), (r, z, n, extra)
-
-
-def _step_backward(
-    cell: Cell, w_t: Weights, res: tuple[Array, ...], prev: State, d: State
-) -> tuple[State, Array, Array]:
-    """Cotangents of one step: ``d`` holds ``dL/d(state_t)`` (in ``acc``); returns
-    ``(dL/d(state_{t-1}), du_t [B, G*H], dv_t [B, G*H])`` where ``dv`` is the cotangent of the
-    recurrent matmul's output (its input side is ``h_{t-1}``, or ``r*h_{t-1}`` for the
-    reset-before GRU's ``n`` block). ``w_t`` holds the transposed kernels in ``dt``."""
-    dt = w_t["recurrent_kernel"].dtype
-    acc = d.h.dtype
-    h_prev = prev.h.astype(acc)
-    if isinstance(cell, SimpleRNN):
-        (h,) = res
-        da = d.h * (1.0 - h * h) if cell.activation == "tanh" else jnp.where(h > 0, d.h, 0.0)
-        return prev._replace(h=_dot(da, w_t["recurrent_kernel"], dt, acc)), da, da
-    if isinstance(cell, LSTM):
-        i, f, g, o, tc = res
-        dc = d.c + d.h * o * (1.0 - tc * tc)
-        da = jnp.concatenate(
-            [
-                dc * g * i * (1.0 - i),
-                dc * prev.c.astype(acc) * f * (1.0 - f),
-                dc * i * (1.0 - g * g),
-                d.h * tc * o * (1.0 - o),
-            ],
-            axis=-1,
-        )
-        return type(prev)(h=_dot(da, w_t["recurrent_kernel"], dt, acc), c=dc * f), da, da
-    r, z, n, extra = res
-    dn = d.h * (1.0 - z) * (1.0 - n * n)
-    dz = d.h * (h_prev - n) * z * (1.0 - z)
-    dh_prev = d.h * z
-    if cell.reset_after:
-        dr = dn * extra * r * (1.0 - r)
-        du = jnp.concatenate([dr, dz, dn], axis=-1)
-        dv = jnp.concatenate([dr, dz, dn * r], axis=-1)
-        dh_prev = dh_prev + _dot(dv, w_t["recurrent_kernel"], dt, acc)
-    else:
-        hid = cell.hidden_size
-        d_rh = _dot(dn, w_t["recurrent_kernel"][2 * hid :], dt, acc)
-        dr = d_rh * h_prev * r * (1.0 - r)
-        du = jnp.concatenate([dr, dz, dn], axis=-1)
-        dv = du
-        dh_prev = dh_prev + d_rh * r + _dot(du[:, : 2 * hid], w_t["recurrent_kernel"][: 2 * hid], dt, acc)
-    return prev._replace(h=dh_prev), du, dv
-
-
-def _weight_grads(cell: Cell, w: Weights, prev_h: Array, res: tuple[Array, ...], dv: Array) -> Weights:
-    """``dW_h`` from all steps at once: ``prev_h [N, B, H]``, ``dv [N, B, G*H]``."""
-    dt, out = w["recurrent_kernel"].dtype, _grad_dtype(w["recurrent_kernel"])
-
-    def outer(a: Array, b: Array) -> Array:
-        return jnp.einsum("nbh,nbg->hg", a.astype(dt), b.astype(dt), preferred_element_type=out)
-
-    grads = {}
-    if isinstance(cell, GRU) and not cell.reset_after:
-        hid = cell.hidden_size
-        rh = res[3]
-        grads["recurrent_kernel"] = jnp.concatenate(
-            [outer(prev_h, dv[..., : 2 * hid]), outer(rh, dv[..., 2 * hid :])], axis=1
-        )
-    else:
-        grads["recurrent_kernel"] = outer(prev_h, dv)
-    return grads
 
 
 # ----------------------------------------------------------------------------- one segment
@@ -206,7 +82,7 @@ def _segment_forward(spec: Spec, w: Weights, state: State, u: Array, valid: Arra
 
     def body(carry: State, inputs: tuple) -> tuple[State, tuple]:
         u_t, valid_t, pert_t = inputs
-        new, res = _step_forward(spec.cell, w, carry, u_t)
+        new, res = fused_steps.step_forward(spec.cell, w, carry, u_t)
         new = type(carry)(*(n.astype(o.dtype) for n, o in zip(new, carry)))
         if pert_t is not None:
             new = new._replace(h=new.h + pert_t.astype(new.h.dtype))
@@ -227,7 +103,7 @@ def _segment_backward(
     bias_grads)``. The bias gradients (sums of ``du``, and of ``dv``'s ``n`` block for the
     reset-after GRU's ``b_hn``) are accumulated in the scan, while each step's rows are in cache."""
     acc = res[0].dtype
-    out = _grad_dtype(res[0])
+    out = fused_steps.grad_dtype(res[0])
     hid = spec.cell.hidden_size
     with_rbias = isinstance(spec.cell, GRU) and spec.cell.reset_after
 
@@ -235,7 +111,7 @@ def _segment_backward(
         d, sums = carry
         d_h_t, res_t, prev_t, valid_t, cut_t = inputs
         d = d._replace(h=d.h + d_h_t.astype(acc))
-        d_prev, du, dv = _step_backward(spec.cell, w_t, res_t, prev_t, d)
+        d_prev, du, dv = fused_steps.step_backward(spec.cell, w_t, res_t, prev_t, d)
         dp = d.h if with_pert else None
         if valid_t is not None:
             keep = valid_t[:, None]
@@ -274,7 +150,7 @@ def _in_dtype(params: dict[str, Array], dt: Any) -> Weights:
 
 def _project(cell: Cell, params: dict[str, Array], xs: Array) -> Array:
     """``xs @ input_kernel``: ``[N, B, D] -> [N, B, G*H]`` in the compute dtype, one matmul. The
-    bias is added in the step (:func:`_step_forward`), fused with the gates: XLA's CPU backend
+    bias is added in the step (:func:`fused_steps.step_forward`), fused with the gates: XLA's CPU backend
     runs a broadcast add over ``[N, B, G*H]`` as a separate, slow pass."""
     cell.check_inputs(params, xs)
     dt = cell.compute_dtype(xs, params)
@@ -355,7 +231,7 @@ def _recurrence_fwd(spec: Spec, xs, params, init, valid, pert, cuts):
 def _input_grads(params: dict[str, Array], xs: Array, du: Array) -> tuple[Array, Weights]:
     """Cotangents of ``xs [N, B, D]`` and ``input_kernel`` from ``du [N, B, G*H]``: one matmul
     each over all ``N*B`` rows."""
-    dt, out = du.dtype, _grad_dtype(du)
+    dt, out = du.dtype, fused_steps.grad_dtype(du)
     # Contractions over (n, b) as einsums, not reshapes to [N*B, F]: with the batch axis sharded
     # over devices, each device contracts its own rows and XLA adds the results (an all-reduce).
     dx = jnp.einsum("nbg,dg->nbd", du, params["input_kernel"].astype(dt), preferred_element_type=out)
@@ -376,7 +252,7 @@ def _recurrence_bwd(spec: Spec, residuals, cotangents):
         d_init, du, dv, dp, sums = _segment_backward(spec, w_t, d_final, d_hs, prev, saved, valid, with_pert, cuts)
         du = du.astype(dt)
         dx, grads = _input_grads(params, xs, du)
-        grads.update(_weight_grads(spec.cell, w, prev.h, saved, dv), **sums)
+        grads.update(fused_steps.weight_grads(spec.cell, w, prev.h, saved, dv), **sums)
     else:
         d_init, dx, grads, dp = _chunked_backward(spec, params, w, w_t, xs, valid, pert, cuts, saved, d_final, d_hs, k)
     # A learned "initial_state" entry is not read here: its gradient flows through `init`.
@@ -405,12 +281,12 @@ def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, cuts, enterin
             spec, w_t, d, d_hs_i, prev_i, res_i, valid_i, with_pert, cut_i
         )
         dx_i, chunk_grads = _input_grads(params, x_i, du_i.astype(u_i.dtype))
-        chunk_grads.update(_weight_grads(spec.cell, w, prev_i.h, res_i, dv_i), **sums)
+        chunk_grads.update(fused_steps.weight_grads(spec.cell, w, prev_i.h, res_i, dv_i), **sums)
         grads = {key: g + chunk_grads[key].astype(g.dtype) for key, g in grads.items()}
         return (d_enter, grads), (dx_i, dp_i)
 
     # Accumulators at least float32, and as wide as each parameter (float64 under x64).
-    grads0 = {key: jnp.zeros(v.shape, _grad_dtype(v)) for key, v in params.items() if key != "initial_state"}
+    grads0 = {key: jnp.zeros(v.shape, fused_steps.grad_dtype(v)) for key, v in params.items() if key != "initial_state"}
     acc = jnp.promote_types(w["recurrent_kernel"].dtype, d_final[0].dtype)
     d0 = jax.tree_util.tree_map(lambda x: x.astype(acc), d_final)
     (d_init, grads), (dx, dp) = jax.lax.scan(
@@ -419,11 +295,6 @@ def _chunked_backward(spec: Spec, params, w, w_t, xs, valid, pert, cuts, enterin
     dx = dx.reshape((n * k,) + dx.shape[2:])[:time]
     dp = None if dp is None else dp.reshape((n * k,) + dp.shape[2:])[:time]
     return d_init, dx, grads, dp
-
-
-def _grad_dtype(x: Array) -> Any:
-    """Gradients accumulate in at least float32 (float64 under x64)."""
-    return jnp.promote_types(x.dtype, jnp.float32)
 
 
 recurrence.defvjp(_recurrence_fwd, _recurrence_bwd)

@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from rnn_research.cells import Cell, Params, State
+from rnn_research.unroll_options import mask_to_rank
 
 Array = jax.Array
 
@@ -65,12 +66,13 @@ def recurrence(
     cuts: Array | None = None,
     remat: bool = False,
 ) -> tuple[State, Array]:
-    """Runs a ``parallel_scan`` cell over time-major ``xs: [T, B, D]`` in parallel over time.
+    """Runs a ``parallel_scan`` cell over time-major ``xs: [T, B, *F]`` in parallel over time.
 
     ``valid``, ``resets``, ``cuts``: ``[T, B]`` bool or ``None`` (a reset applies before the step,
     in the direction of processing, and only at valid steps; a cut stops the gradient into the
-    state before the step, and yields to a reset there); ``perturbation``: ``[T, B, H]`` or ``None``.
-    Returns ``(final_state, hs [T, B, H])`` with ``hs`` frozen through invalid steps.
+    state before the step, and yields to a reset there; each broadcasts over the state's trailing
+    axes); ``perturbation``: ``[T, B, *S]`` or ``None``. Returns ``(final_state, hs [T, B, *S])``
+    with ``hs`` frozen through invalid steps.
     """
 
     def run(params: Params, xs: Array, h0: Array, valid: Any, resets: Any, perturbation: Any, cuts: Any) -> Array:
@@ -81,11 +83,11 @@ def recurrence(
         if perturbation is not None:
             b = b + perturbation.astype(acc)
         if resets is not None:
-            restart = resets[:, :, None]
+            restart = mask_to_rank(resets, log_a.ndim)
             b = jnp.where(restart, jnp.exp(log_a) * h0[None] + b, b)
             log_a = jnp.where(restart, -jnp.inf, log_a)
         if valid is not None:
-            keep = valid[:, :, None]
+            keep = mask_to_rank(valid, log_a.ndim)
             log_a = jnp.where(keep, log_a, jnp.zeros((), acc))
             b = jnp.where(keep, b, jnp.zeros((), acc))
         if cuts is not None:
@@ -96,7 +98,7 @@ def recurrence(
         if cuts is not None:
             values = jax.lax.stop_gradient(prefix_scan(log_a, b, h0))
             before = jnp.concatenate([jnp.broadcast_to(h0, values.shape[1:])[None], values[:-1]])
-            cut = cuts[:, :, None]
+            cut = mask_to_rank(cuts, log_a.ndim)
             b = jnp.where(cut, jnp.exp(log_a) * before + b, b)
             log_a = jnp.where(cut, -jnp.inf, log_a)
         hs = prefix_scan(log_a, b, h0)

@@ -1,7 +1,9 @@
 """Unrolling cells over time with ``jax.lax.scan``.
 
-All functions take batch-major inputs ``xs: [B, T, D]`` and return ``ys: [B, T, H]``
-(``[B, T, 2H]`` for a bidirectional layer merged by concatenation).
+All functions take batch-major inputs ``xs: [B, T, *F]`` and return ``ys: [B, T, *S]``, with
+``[B, *F]`` a cell's input step and ``[B, *S]`` its state (``[B, T, D] -> [B, T, H]`` for the
+vector cells; ``[B, T, Y, X, C] -> [B, T, Y, X, K]`` for a convolutional one). A bidirectional
+layer merged by concatenation joins the directions along the last axis (``[B, T, 2H]``).
 
 ``lengths: [B]`` (integers in ``[0, T]``) marks the valid prefix of each padded sequence.
 Padded steps never change a result: their inputs are zeroed before the projection (so
@@ -9,12 +11,17 @@ garbage, even NaN, in the padding cannot leak into values or gradients), the sta
 frozen through them, and their outputs are zero. The final state is each sequence's state
 after its last valid step. With ``reverse=True`` the scan runs from ``T-1`` down to ``0``
 and the state stays at its initial value until the valid prefix begins, so only each
-valid prefix is reversed, as with PyTorch's packed sequences.
+valid prefix is reversed, as with PyTorch's packed sequences. :func:`length_mask` gives the
+``[B, T]`` mask of valid steps; every per-step mask broadcasts over the trailing axes.
 
 ``resets: [B, T]`` restarts the state from the initial state before a step (packed segments),
 ``truncate_every=k`` cuts the gradient into the state every ``k`` steps, and cells with an
 affine recurrence (minGRU, minLSTM) run as a parallel scan over time
-(:mod:`rnn_research.parallel`); see :func:`unroll`.
+(:mod:`rnn_research.parallel`); see :func:`unroll`. The classic vector cells (SimpleRNN, LSTM,
+GRU) are differentiated by the hand-written backward pass of :mod:`rnn_research.fused`.
+
+The layer helpers of :mod:`rnn_research.stacking` (:func:`init_stacked`, :func:`layer_input_size`,
+:func:`dropout`, :func:`drop_recurrent_weights`) are re-exported here.
 
 Example::
 
@@ -33,20 +40,28 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from rnn_research import _checks, fused
-from rnn_research import _unroll_options as _options
-from rnn_research import parallel as _parallel
+from rnn_research import checks, fused, parallel, stacking
+from rnn_research import unroll_options as options
 from rnn_research.cells import Cell, Params, State
+from rnn_research.stacking import MERGES, drop_recurrent_weights, dropout, init_stacked, layer_input_size
+from rnn_research.unroll_options import MODES, length_mask, mask_to_rank
+
+__all__ = [
+    "BACKWARDS",
+    "MERGES",
+    "MODES",
+    "bidirectional",
+    "drop_recurrent_weights",
+    "dropout",
+    "init_stacked",
+    "layer_input_size",
+    "length_mask",
+    "stacked",
+    "unroll",
+]
 
 Array = jax.Array
-MERGES = ("concat", "sum")
 BACKWARDS = ("custom", "autodiff")
-MODES = _options.MODES
-
-
-def _valid_mask(lengths: Array, time: int) -> Array:
-    """``[B, T]`` boolean mask, true where ``t < lengths[b]``."""
-    return jnp.arange(time)[None, :] < lengths[:, None]
 
 
 def unroll(
@@ -65,13 +80,14 @@ def unroll(
     truncate_every: int | None = None,
     mode: str = "auto",
 ) -> tuple[State, Array]:
-    """Runs ``cell`` over ``xs: [B, T, D]``; returns ``(final_state, ys: [B, T, H])``.
+    """Runs ``cell`` over ``xs: [B, T, *F]``; returns ``(final_state, ys: [B, T, *S])``.
 
     Args:
-      cell: a :mod:`rnn_research.cells` cell.
+      cell: a :mod:`rnn_research.cells` cell (inputs ``[B, *F]``, state leaves ``[B, *S]``;
+        ``[B, D]`` and ``[B, H]`` for the vector cells).
       params: its parameter dict (from ``cell.init``).
-      xs: inputs ``[B, T, D]``, floating point.
-      initial_state: the cell's state NamedTuple with ``[B, H]`` leaves; zeros if ``None``.
+      xs: inputs ``[B, T, *F]``, floating point.
+      initial_state: the cell's state NamedTuple with ``[B, *S]`` leaves; zeros if ``None``.
       lengths: optional ``[B]`` integer valid lengths in ``[0, T]`` (see module docstring).
       reverse: run from the last valid step to the first; ``ys`` stay in input order.
       unroll: steps per scan iteration (``lax.scan``'s ``unroll``; ``True`` unrolls fully).
@@ -79,13 +95,14 @@ def unroll(
         each ``k``-step chunk in the backward pass (``True``: ``k = ceil(sqrt(T))``; an int:
         that ``k``), so the saved activations grow as ``T/k + k`` instead of ``T``, for one
         extra forward pass.
-      perturbation: optional ``[B, T, H]`` added to ``h_t`` after each step, in the state
+      perturbation: optional ``[B, T, *S]`` added to ``h_t`` after each step, in the state
         carried forward as well as in ``ys``. Zeros change nothing; the gradient with
         respect to it is the total ``dLoss/dh_t`` (through the output and all later steps),
         which :mod:`rnn_research.diagnostics` uses to show vanishing gradients through time.
       backward: ``"custom"`` (default) differentiates the recurrence of SimpleRNN, LSTM and GRU
         by the hand-written backward pass of :mod:`rnn_research.fused` (every weight gradient
-        one matmul after the backward scan); other cells, and ``"autodiff"``, use JAX's
+        one matmul after the backward scan); other cells (and any over non-vector shapes), and
+        ``"autodiff"``, use JAX's
         autodiff of the scan. Both give the same values and gradients; forward-mode
         differentiation (``jax.jvp``, ``jax.jacfwd``, ``jax.hessian``) needs ``"autodiff"``.
         ``resets`` and the layer-normalised cells always use autodiff.
@@ -106,41 +123,42 @@ def unroll(
     """
     cell.check_params(params)
     xs = jnp.asarray(xs)
-    _checks.require_rank("xs", xs, 3, "[B, T, D]")
-    _checks.require_floating("xs", xs)
-    batch, time = _checks.shape_of(xs)[:2]
+    checks.require_rank("xs", xs, 2 + len(cell.input_axes), checks.layout("B", "T", *cell.input_axes))
+    checks.require_floating("xs", xs)
+    batch, time = checks.shape_of(xs)[:2]
     if initial_state is None:
         initial_state = cell.initial_state(batch, params=params)
     else:
         cell.check_state(initial_state, batch_size=batch, name="initial_state")
-    parallel = _options.resolve_mode(cell, mode)
-    truncate_every = _options.truncation(truncate_every)
+    in_parallel = options.resolve_mode(cell, mode)
+    truncate_every = options.truncation(truncate_every)
 
     mask = None
     if lengths is not None:
         lengths = jnp.asarray(lengths)
-        _checks.check_lengths(lengths, batch, time)
-        mask = _valid_mask(jnp.asarray(lengths), time)
-        xs = jnp.where(mask[:, :, None], xs, jnp.zeros((), xs.dtype))
+        checks.check_lengths(lengths, batch, time)
+        mask = length_mask(lengths, time)
+        xs = jnp.where(mask_to_rank(mask, xs.ndim), xs, jnp.zeros((), xs.dtype))
     if backward not in BACKWARDS:
         raise ValueError(f"backward must be one of {BACKWARDS}, got {backward!r}")
-    chunk = _options.remat_chunk(remat, time)
+    chunk = options.remat_chunk(remat, time)
 
     cell.check_inputs(params, xs)
-    xs_t = jnp.swapaxes(xs, 0, 1)  # [T, B, D]
+    xs_t = jnp.swapaxes(xs, 0, 1)  # [T, B, *F]
     if perturbation is not None:
-        if _checks.shape_of(perturbation) != (batch, time, cell.hidden_size):
+        expected = (batch, time, *cell.state_shape)
+        if checks.shape_of(perturbation) != expected:
             raise ValueError(
-                f"perturbation must have shape {(batch, time, cell.hidden_size)} [B, T, H], "
-                f"got {_checks.shape_of(perturbation)}"
+                f"perturbation must have shape {expected} {checks.layout('B', 'T', *cell.state_axes)}, "
+                f"got {checks.shape_of(perturbation)}"
             )
         perturbation = jnp.swapaxes(perturbation, 0, 1)
     valid = None if mask is None else mask.T
-    restarts = None if resets is None else _options.restarts(resets, batch, time, reverse, valid)
-    cuts = None if truncate_every is None else _options.cuts(truncate_every, lengths, batch, time, reverse, valid)
+    restarts = None if resets is None else options.restarts(resets, batch, time, reverse, valid)
+    cuts = None if truncate_every is None else options.cuts(truncate_every, lengths, batch, time, reverse, valid)
 
-    if parallel:
-        final_state, hs = _parallel.recurrence(
+    if in_parallel:
+        final_state, hs = parallel.recurrence(
             cell,
             params,
             xs_t,
@@ -166,7 +184,7 @@ def unroll(
             unroll=unroll,
             chunk=chunk,
         )
-    ys = hs if valid is None else jnp.where(valid[:, :, None], hs, jnp.zeros((), hs.dtype))
+    ys = hs if valid is None else jnp.where(mask_to_rank(valid, hs.ndim), hs, jnp.zeros((), hs.dtype))
     return final_state, jnp.swapaxes(ys, 0, 1)
 
 
@@ -181,17 +199,20 @@ def _scan_autodiff(
     unroll: int | bool,
     chunk: int | None,
 ) -> tuple[State, Array]:
-    """The plain ``lax.scan`` over ``cell.step`` on time-major ``xs: [T, B, D]``, differentiated by
+    """The plain ``lax.scan`` over ``cell.step`` on time-major ``xs: [T, B, *F]``, differentiated by
     JAX (any cell). ``per_step`` holds the optional time-major ``valid``/``reset``/``cut``
-    ``[T, B]`` and ``perturbation`` ``[T, B, H]``. The input projection of all steps is one matmul before the
-    scan, or, with ``chunk``, one per chunk inside the checkpoint (recomputed, not saved)."""
+    ``[T, B]`` (broadcast over each state leaf ``[B, *S]``) and ``perturbation`` ``[T, B, *S]``. The
+    input projection of all steps is one matmul before the scan, or, with ``chunk``, one per chunk
+    inside the checkpoint (recomputed, not saved)."""
+
+    rank = 1 + len(cell.state_shape)  # of every state leaf and of h: [B, *S]
 
     def body(state: State, inputs: dict[str, Array]) -> tuple[State, Array]:
         if "cut" in inputs:
-            cut = inputs["cut"][:, None]
+            cut = mask_to_rank(inputs["cut"], rank)
             state = jax.tree_util.tree_map(lambda s: jnp.where(cut, jax.lax.stop_gradient(s), s), state)
         if "reset" in inputs:
-            restart = inputs["reset"][:, None]
+            restart = mask_to_rank(inputs["reset"], rank)
             state = jax.tree_util.tree_map(lambda s, s0: jnp.where(restart, s0, s), state, initial_state)
         new_state, h = cell.step(params, state, inputs["x"])
         if "perturbation" in inputs:
@@ -199,7 +220,7 @@ def _scan_autodiff(
             new_state = new_state._replace(h=h)
         if "valid" not in inputs:
             return new_state, h
-        keep = inputs["valid"][:, None]
+        keep = mask_to_rank(inputs["valid"], rank)
         new_state = jax.tree_util.tree_map(lambda n, o: jnp.where(keep, n, o), new_state, state)
         return new_state, jnp.where(keep, h, jnp.zeros((), h.dtype))
 
@@ -232,14 +253,6 @@ def _scan_autodiff(
 _unroll = unroll  # the functions below take an argument named `unroll`, which shadows this one
 
 
-def _merge(forward: Array, backward: Array, merge: str) -> Array:
-    if merge == "concat":
-        return jnp.concatenate([forward, backward], axis=-1)
-    if merge == "sum":
-        return forward + backward
-    raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
-
-
 def bidirectional(
     cell: Cell,
     params: dict[str, Params],
@@ -256,19 +269,19 @@ def bidirectional(
     truncate_every: int | None = None,
     mode: str = "auto",
 ) -> tuple[tuple[State, State], Array]:
-    """Forward and reverse unrolls of ``xs: [B, T, D]``, merged.
+    """Forward and reverse unrolls of ``xs: [B, T, *F]``, merged.
 
     ``params`` is ``{"forward": p_fw, "backward": p_bw}``; ``initial_state`` a pair
     ``(fw, bw)`` or ``None``. Returns ``((final_fw, final_bw), ys)`` with ``ys`` of shape
-    ``[B, T, 2H]`` (``merge="concat"``, forward first) or ``[B, T, H]`` (``merge="sum"``).
-    With ``lengths``, the backward direction reads each valid prefix from its end.
-    ``perturbation``: optional ``{"forward": [B, T, H], "backward": [B, T, H]}``; ``unroll``,
+    ``[B, T, *S[:-1], 2H]`` (``merge="concat"`` along the last axis, forward first; ``[B, T, 2H]``
+    for vector cells) or ``[B, T, *S]`` (``merge="sum"``). With ``lengths``, the backward
+    direction reads each valid prefix from its end. ``perturbation``: optional
+    ``{"forward": [B, T, *S], "backward": [B, T, *S]}``; ``unroll``,
     ``remat``, ``backward``, ``resets`` ``[B, T]`` (each segment of a packed row is read forwards
     and backwards on its own), ``truncate_every`` and ``mode`` as in :func:`unroll`.
     """
-    if merge not in MERGES:
-        raise ValueError(f"merge must be one of {MERGES}, got {merge!r}")
-    _checks.require_keys("bidirectional params", params, ("forward", "backward"))
+    stacking.check_merge(merge)
+    checks.require_keys("bidirectional params", params, ("forward", "backward"))
     fw_init, bw_init = (None, None) if initial_state is None else initial_state
     kwargs = dict(
         lengths=lengths,
@@ -282,58 +295,10 @@ def bidirectional(
     fw_pert, bw_pert = (None, None) if perturbation is None else (perturbation["forward"], perturbation["backward"])
     fw_final, fw_ys = _unroll(cell, params["forward"], xs, fw_init, reverse=False, perturbation=fw_pert, **kwargs)
     bw_final, bw_ys = _unroll(cell, params["backward"], xs, bw_init, reverse=True, perturbation=bw_pert, **kwargs)
-    return (fw_final, bw_final), _merge(fw_ys, bw_ys, merge)
+    return (fw_final, bw_final), stacking.merge_directions(fw_ys, bw_ys, merge)
 
 
 _bidirectional = bidirectional  # shadowed by the `bidirectional` flag of `stacked`
-
-
-def layer_input_size(cell: Cell, layer: int, input_size: int, *, bidirectional: bool, merge: str = "concat") -> int:
-    """Input feature size of layer ``layer`` in a stack over ``input_size`` features."""
-    if layer == 0:
-        return input_size
-    return cell.hidden_size * (2 if bidirectional and merge == "concat" else 1)
-
-
-def init_stacked(
-    cell: Cell,
-    key: Array,
-    input_size: int,
-    num_layers: int,
-    *,
-    bidirectional: bool = False,
-    merge: str = "concat",
-) -> list[Any]:
-    """Parameters for :func:`stacked`: a list with one entry per layer, each ``cell.init``'s
-    dict, or ``{"forward": ..., "backward": ...}`` when ``bidirectional``. Layer 0's
-    ``input_kernel`` is ``[input_size, G*H]``; later layers read ``[H]`` (``[2H]`` for a
-    concatenating bidirectional stack)."""
-    if num_layers < 1:
-        raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-    params = []
-    for layer, k in enumerate(jax.random.split(key, num_layers)):
-        size = layer_input_size(cell, layer, input_size, bidirectional=bidirectional, merge=merge)
-        if bidirectional:
-            k_fw, k_bw = jax.random.split(k)
-            params.append({"forward": cell.init(k_fw, size), "backward": cell.init(k_bw, size)})
-        else:
-            params.append(cell.init(k, size))
-    return params
-
-
-def dropout(rng: Array, rate: float, x: Array, *, broadcast_time: bool = False) -> Array:
-    """Inverted dropout: zero each element with probability ``rate``, scale the rest by ``1/(1-rate)``.
-
-    With ``broadcast_time`` (``x: [B, T, F]``) one mask per sequence is shared by every time step:
-    variational or "locked" dropout (Gal & Ghahramani 2016; Merity et al. 2018).
-    """
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
-    if rate == 0.0:
-        return x
-    shape = (x.shape[0], 1, *x.shape[2:]) if broadcast_time else x.shape
-    keep = jax.random.bernoulli(rng, 1.0 - rate, shape)
-    return jnp.where(keep, x / (1.0 - rate), jnp.zeros((), x.dtype)).astype(x.dtype)
 
 
 def stacked(
@@ -361,7 +326,7 @@ def stacked(
 
     Args:
       params: one entry per layer, as :func:`init_stacked` returns.
-      xs: ``[B, T, D]``.
+      xs: ``[B, T, *F]`` (``[B, T, D]`` for vector cells).
       initial_states: ``None`` or one state per layer (a ``(fw, bw)`` pair when bidirectional).
       dropout_rate: dropout on the outputs of every layer but the last (the non-recurrent
         connections, Zaremba et al. 2014); applied only when ``dropout_rng`` is given.
@@ -373,7 +338,8 @@ def stacked(
 
     Returns:
       ``(final_states, ys)``: a list with each layer's final state (pairs when
-      bidirectional) and the last layer's outputs ``[B, T, H]`` (``[B, T, 2H]`` concat).
+      bidirectional) and the last layer's outputs ``[B, T, *S]`` (``[B, T, H]``; the last axis
+      ``2H`` for a concatenating bidirectional stack).
     """
     num_layers = len(params)
     if num_layers == 0:
@@ -388,11 +354,18 @@ def stacked(
         rngs, weight_rngs = (list(k) for k in jax.random.split(dropout_rng, (2, num_layers)))
     finals = []
     ys = xs
-    options = {"unroll": unroll, "remat": remat, "backward": backward, "truncate_every": truncate_every, "mode": mode}
-    kwargs = dict(options, lengths=lengths, resets=resets)  # the same for every layer
+    kwargs = {  # the same for every layer
+        "unroll": unroll,
+        "remat": remat,
+        "backward": backward,
+        "truncate_every": truncate_every,
+        "mode": mode,
+        "lengths": lengths,
+        "resets": resets,
+    }
     for layer, layer_params in enumerate(params):
         if weight_drop > 0.0 and weight_rngs[layer] is not None:
-            layer_params = _drop_recurrent_weights(weight_rngs[layer], weight_drop, layer_params)
+            layer_params = drop_recurrent_weights(weight_rngs[layer], weight_drop, layer_params)
         init = None if initial_states is None else initial_states[layer]
         pert = None if perturbations is None else perturbations[layer]
         if bidirectional:
@@ -405,9 +378,5 @@ def stacked(
     return finals, ys
 
 
-def _drop_recurrent_weights(rng: Array, rate: float, layer_params: Any) -> Any:
-    """DropConnect on every ``recurrent_kernel`` in one layer's params (both directions)."""
-    if "recurrent_kernel" not in layer_params:  # {"forward": ..., "backward": ...}
-        keys = jax.random.split(rng, len(layer_params))
-        return {k: _drop_recurrent_weights(key, rate, v) for key, (k, v) in zip(keys, sorted(layer_params.items()))}
-    return dict(layer_params, recurrent_kernel=dropout(rng, rate, layer_params["recurrent_kernel"]))
+# Kept until tests/experiments/lm/test_task.py calls `drop_recurrent_weights` (public since the split).
+_drop_recurrent_weights = drop_recurrent_weights

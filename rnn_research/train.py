@@ -10,8 +10,8 @@ with the same parameters and metrics as a run that was never interrupted.
 
 Usable from a notebook::
 
-    from experiments import synthetic
-    from configs import synthetic_adding
+    from experiments.synthetic import task as synthetic
+    from configs.synthetic import adding as synthetic_adding
     metrics = train.train_and_evaluate(synthetic_adding.get_config("smoke"), "/tmp/run", synthetic)
 """
 

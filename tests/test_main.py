@@ -16,13 +16,13 @@ import jax
 import numpy as np
 import pytest
 
-from configs import synthetic_adding
-from experiments import synthetic
+from configs.synthetic import adding as synthetic_adding
+from experiments.synthetic import task as synthetic
 from rnn_research import checkpoint, metrics, train
 from tests import xla
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-SMOKE = "configs/synthetic_adding.py:smoke"
+SMOKE = "configs/synthetic/adding.py:smoke"
 
 
 def launch(workdir, *args, config=SMOKE, devices=8, env=None, extra=(), **popen):
@@ -63,7 +63,7 @@ def readme_main_command() -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("preset", ["readme", "synthetic_copy"])
+@pytest.mark.parametrize("preset", ["readme", "synthetic/copy_memory"])
 def test_smoke_preset_leaves_every_artefact(tmp_path, preset):
     """Each smoke run leaves every artefact; "readme" is the README's main command, in its smoke variant."""
     config = f"configs/{preset}.py:smoke"

@@ -18,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def run_sweep(tmp_path, grid, *flags):
     (tmp_path / "grid.txt").write_text(grid)
     environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
-    command = [sys.executable, "-m", "benchmarks.sweep", "--config=configs/synthetic_adding.py:smoke"]
+    command = [sys.executable, "-m", "benchmarks.sweep", "--config=configs/synthetic/adding.py:smoke"]
     command += [f"--grid={tmp_path / 'grid.txt'}", "--select=valid", "--metric=mse", "--mode=min", *flags]
     return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
 

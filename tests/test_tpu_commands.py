@@ -16,7 +16,7 @@ def printed(*flags):
 def test_commands_run_the_launcher_on_every_worker_with_multihost():
     done = printed(
         "--tpu=my-v4-32", "--zone=us-central2-b", "--project=p1", "--repo=https://example.org/r.git",
-        "--config=configs/lm_char.py:medium",
+        "--config=configs/lm/char.py:medium",
         "--workdir=/mnt/shared/runs/a b", "--override=--config.seed=3",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -29,7 +29,7 @@ def test_commands_run_the_launcher_on_every_worker_with_multihost():
     train = shlex.split(shlex.split(lines[2])[-1].removeprefix("--command="))
     launch = train[train.index("python") : train.index("2>&1")]
     assert launch == [
-        "python", "-m", "experiments.main", "--config=configs/lm_char.py:medium",
+        "python", "-m", "experiments.main", "--config=configs/lm/char.py:medium",
         "--workdir=/mnt/shared/runs/a b", "--multihost", "--config.seed=3",
     ]  # fmt: skip
     assert "--mode=eval" in lines[3] and "--multihost" in lines[3]

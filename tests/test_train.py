@@ -209,7 +209,7 @@ def test_partial_checkpoint_is_ignored_on_resume(tmp_path):
 def test_resume_accepts_a_config_written_before_model_backward_existed(tmp_path):
     """A workdir from before ``model.backward`` (or with another unroll/remat) still resumes;
     a change of the function itself is still refused."""
-    from configs import synthetic_adding
+    from configs.synthetic import adding as synthetic_adding
 
     config = synthetic_adding.get_config("smoke")
     old = json.loads(config.to_json_best_effort())
@@ -238,7 +238,7 @@ def test_stop_when_ends_the_run_once_the_first_eval_set_meets_it(tmp_path):
 
 
 def test_resume_accepts_a_config_written_before_the_cell_options_existed(tmp_path):
-    from configs import synthetic_adding
+    from configs.synthetic import adding as synthetic_adding
 
     config = synthetic_adding.get_config("smoke")
     old = json.loads(config.to_json_best_effort())

@@ -1,0 +1,401 @@
+"""Sentiment analysis (text classification) on the shared harness: (Bi)RNN encoder, pooling, MLP head.
+
+Model: embedding ``[V, E]`` (random, or GloVe-format vectors from ``data.embeddings``), plus with
+``model.subword_buckets > 0`` the mean of the word's hashed character n-gram vectors
+(:class:`experiments.classification.text.Subwords`; ``tokens`` then ``[B, T, 1 + K]``) -> word dropout (a word
+id becomes ``<unk>`` with probability ``model.word_dropout``, its n-grams stay) -> dropout -> stacked
+uni- or bidirectional RNN/LSTM/GRU over the valid prefix of each row (``lengths``; with
+``model.encoder="bow"`` no encoder at all: the order-blind bag-of-words baseline) -> pooling
+over the valid steps -> dropout -> MLP head (``model.head_hidden`` ReLU units, 0: linear) ->
+logits over the classes. Pooling (``model.pooling``):
+
+* ``last``: the state after the last valid token (bidirectional: forward at ``t = len - 1``
+  concatenated with backward at ``t = 0``, i.e. each direction's final state);
+* ``mean`` / ``max``: over valid steps only;
+* ``attention``: ``a_t = softmax_t(v . tanh(W y_t + b))`` over valid steps, ``sum_t a_t y_t``.
+
+Padding never changes a prediction: the encoder freezes state through padded steps and every
+pooling masks them (tested against the same sentence padded to other lengths and batches).
+
+Loss: mean cross-entropy over the real rows (padding rows have weight 0); with
+``model.adversarial_eps > 0``, training adds the same loss at embeddings moved, per example, by
+that fraction of their norm in the direction that raises the loss most
+(:mod:`experiments.classification.adversarial`, Miyato et al. 2017; logged as ``adversarial_loss``). Metrics over a whole
+split: ``accuracy``, ``macro_f1``, ``nll`` and the confusion matrix (``confusion_<true>_<pred>``
+counts, in ``metrics.jsonl`` and TensorBoard).
+
+``--mode=predict`` reads one text per line from ``predict.input`` (a file; ``-`` or empty:
+stdin) and prints ``label<TAB>probability<TAB>text`` per non-blank line from the best checkpoint
+of the workdir (the latest when none is marked best; optionally also written to
+``predict.output`` as TSV).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from experiments.classification import adversarial, text
+from experiments.classification import data as sentiment_data
+from experiments.classification.model import POOLINGS, SentimentClassifier
+from rnn_research import checkpoint, sharding
+from rnn_research.configured import check_model_config, make_rnn
+from rnn_research.experiment import Data
+
+VOCAB_FILE, LABELS_FILE = "vocab.json", "labels.json"
+ENCODERS = ("rnn", "bow")
+TRAINING_ONLY = (
+    "dropout",
+    "word_dropout",
+    "adversarial_eps",
+    "remat",
+    "unroll",
+    "backward",
+    "truncate_every",
+    "scan_mode",
+)
+
+
+# ------------------------------------------------------------------------------------ data
+def load_embeddings(path: str | Path, vocab: text.Vocab, size: int, seed: int) -> tuple[np.ndarray, int]:
+    """``([V, size] float32, words found)`` from a GloVe-format text file (``word v_1 ... v_size``
+    per line); words not in the file get ``N(0, 0.1^2)`` rows from ``seed``, ``<pad>`` zeros."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data.embeddings: no such file: {path}")
+    table = np.random.default_rng(seed).normal(0.0, 0.1, (len(vocab), size)).astype(np.float32)
+    table[0] = 0.0
+    ids, found = {w: i for i, w in enumerate(vocab.words)}, 0
+    with path.open("rb") as f:
+        for line_no, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{line_no}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
+            parts = line.rstrip().split(" ")
+            if len(parts) <= 1:
+                continue
+            if len(parts) == 2 and line_no == 1:  # word2vec-style "count dim" header
+                continue
+            # A few GloVe entries are several words (". . ."): the last `size` fields are the vector.
+            values = len(parts) - 1 if len(parts) <= size + 1 or _is_number(parts[-size - 1]) else size
+            if values != size:
+                raise ValueError(f"{path}:{line_no}: {values} values, but model.embed_size={size}")
+            word = " ".join(parts[:-size])
+            i = ids.get(word)
+            if i is not None and i > 1:
+                try:
+                    table[i] = np.asarray(parts[-size:], np.float32)
+                except ValueError:
+                    raise ValueError(f"{path}:{line_no}: a value is not a number") from None
+                found += 1
+    return table, found
+
+
+def _is_number(field: str) -> bool:
+    try:
+        float(field)
+    except ValueError:
+        return False
+    return True
+
+
+def make_data(config: ml_collections.ConfigDict) -> Data:
+    data, global_batch = config.data, config.train.batch_size
+    splits = sentiment_data.load_splits(data, seed=config.seed)
+    vocab = text.Vocab.build(
+        (text.tokenize(t) for t in splits.train.texts), min_count=data.min_count, max_size=data.max_vocab
+    )
+    subwords = make_subwords(config.model)
+    train_ids = text.encode_all(vocab, splits.train.texts, data.max_length, subwords)
+    eval_ids = {name: text.encode_all(vocab, ex.texts, data.max_length, subwords) for name, ex in splits.evals.items()}
+    train_lengths = [len(r) for r in train_ids]
+    if data.buckets:
+        try:
+            buckets = tuple(sorted(int(b) for b in str(data.buckets).split(",")))
+        except ValueError:
+            raise ValueError(f"data.buckets={data.buckets!r} is not a list of lengths such as '16,32,64'") from None
+        if buckets[0] < 1:
+            raise ValueError(f"data.buckets={data.buckets!r}: every length must be >= 1")
+    else:
+        buckets = text.bucket_lengths(train_lengths, data.num_buckets)
+    longest = max([*train_lengths, *(len(r) for ids in eval_ids.values() for r in ids)])
+    if longest > buckets[-1]:
+        buckets = (*buckets, int(-(-longest // 8) * 8))  # every row fits somewhere
+    try:
+        rows = sharding.host_slice(global_batch)
+    except ValueError as e:
+        raise ValueError(f"train.batch_size: {e}".replace(" (train.batch_size)", "")) from None
+    steps_per_epoch = -(-len(train_ids) // global_batch)
+    labels = np.asarray(splits.train.labels, np.int32)
+    plans: dict[int, list[np.ndarray]] = {}
+
+    def batch_at(step: int) -> dict[str, np.ndarray]:
+        epoch, index = divmod(step, steps_per_epoch)
+        if epoch not in plans:  # a pure function of (seed, epoch): resumes see the same batches
+            plans.clear()
+            rng = np.random.default_rng([config.seed, epoch])
+            plans[epoch] = text.epoch_plan(train_lengths, global_batch, rng)
+        chunk = plans[epoch][index]
+        batch = text.pad_batch([train_ids[i] for i in chunk], labels[chunk], buckets, global_batch)
+        return {k: v[rows] for k, v in batch.items()}
+
+    def train_batches(start: int) -> Iterator[dict[str, np.ndarray]]:
+        return (batch_at(step) for step in itertools.count(start))
+
+    eval_batch = data.eval_batch_size or global_batch
+
+    def eval_set(name: str) -> Callable[[], Iterator[dict[str, np.ndarray]]]:
+        ids, ex = eval_ids[name], splits.evals[name]
+        try:
+            eval_rows = sharding.host_slice(eval_batch)
+        except ValueError as e:
+            raise ValueError(f"data.eval_batch_size: {e}".replace(" (train.batch_size)", "")) from None
+
+        def batches() -> Iterator[dict[str, np.ndarray]]:
+            for batch in text.eval_batches(ids, ex.labels, buckets, eval_batch):
+                yield {k: v[eval_rows] for k, v in batch.items()}
+
+        return batches
+
+    embeddings, found = None, 0
+    if data.embeddings:
+        embeddings, found = load_embeddings(data.embeddings, vocab, config.model.embed_size, config.seed)
+    info = {
+        "vocab": vocab,
+        "vocab_size": len(vocab),
+        "label_names": list(splits.label_names),
+        "num_classes": len(splits.label_names),
+        "steps_per_epoch": steps_per_epoch,
+        "buckets": buckets,
+        "embeddings": embeddings,
+        "embeddings_found": found,
+        "description": splits.description,
+    }
+    return Data(train_batches, {name: eval_set(name) for name in splits.evals}, info)
+
+
+def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str, Any]) -> None:
+    """Saves the vocabulary and label names as JSON in the workdir, or refuses ones that differ."""
+    workdir = Path(workdir)
+    vocab_path, labels_path = workdir / VOCAB_FILE, workdir / LABELS_FILE
+    print(
+        f"data: {info['description']}; vocabulary {len(info['vocab']):,} words; buckets {list(info['buckets'])}"
+        + (f"; {info['embeddings_found']:,} pretrained vectors" if info["embeddings"] is not None else ""),
+        flush=True,
+    )
+    if vocab_path.exists():
+        saved = text.Vocab.from_json(vocab_path)
+        if saved != info["vocab"]:
+            raise ValueError(
+                f"{vocab_path} ({len(saved)} words) does not match the vocabulary built from "
+                f"{info['description']} ({len(info['vocab'])} words); point data.* at the run's original "
+                "data, or use a new --workdir"
+            )
+    else:
+        info["vocab"].to_json(vocab_path)
+    if labels_path.exists():
+        saved_labels = _read_labels(labels_path)
+        if saved_labels != info["label_names"]:
+            raise ValueError(f"{labels_path} has labels {saved_labels}, the data {info['label_names']}")
+    else:
+        tmp = labels_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"labels": info["label_names"]}), encoding="utf-8")
+        tmp.replace(labels_path)
+
+
+# ----------------------------------------------------------------------------------- model
+def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> SentimentClassifier:
+    m = config.model
+    if m.pooling not in POOLINGS:
+        raise ValueError(f"model.pooling={m.pooling!r} is not one of {list(POOLINGS)}")
+    if m.encoder not in ENCODERS:
+        raise ValueError(f"model.encoder={m.encoder!r} is not one of {list(ENCODERS)}")
+    if m.adversarial_eps < 0:
+        raise ValueError(f"model.adversarial_eps={m.adversarial_eps!r} must be >= 0 (0 turns adversarial training off)")
+    if m.encoder == "bow" and m.pooling == "last":
+        raise ValueError("model.pooling='last' needs model.encoder='rnn' (a bag of words has no last state)")
+    kwargs = {}
+    table = info.get("embeddings")
+    if table is not None:
+        kwargs["embedding_init"] = lambda key, shape, dtype=jnp.float32: jnp.asarray(table, dtype)
+    return SentimentClassifier(
+        vocab_size=info["vocab_size"],
+        embed_size=m.embed_size,
+        num_classes=info["num_classes"],
+        rnn=make_rnn(m) if m.encoder == "rnn" else None,
+        pooling=m.pooling,
+        head_hidden=m.head_hidden,
+        dropout=m.dropout,
+        word_dropout=m.word_dropout,
+        subword_buckets=m.subword_buckets,
+        adversarial_eps=m.adversarial_eps,
+        **kwargs,
+    )
+
+
+def make_subwords(model: ml_collections.ConfigDict) -> text.Subwords | None:
+    """The :class:`text.Subwords` that ``model.subword_*`` describe; None when ``subword_buckets`` is 0."""
+    if not model.subword_buckets:
+        return None
+    try:
+        low, high = (int(n) for n in str(model.subword_ngrams).split(","))
+        return text.Subwords((low, high), int(model.subword_buckets), int(model.subword_width))
+    except ValueError as e:
+        raise ValueError(
+            f"model.subword_ngrams={model.subword_ngrams!r}, model.subword_buckets={model.subword_buckets!r}, "
+            f"model.subword_width={model.subword_width!r}: {e}"
+        ) from None
+
+
+# ------------------------------------------------------------------------------ loss, metrics
+def model_inputs(batch: Mapping[str, Any], carry: Any) -> tuple:
+    return (batch["tokens"], batch["lengths"])
+
+
+def loss_and_metrics(
+    model: SentimentClassifier, variables: Any, batch: Mapping[str, Any], carry: Any, rng: jax.Array, train: bool
+) -> tuple[jax.Array, tuple[dict[str, jax.Array], Any]]:
+    tokens, lengths, labels, weights = batch["tokens"], batch["lengths"], batch["labels"], batch["weights"]
+    count = jnp.sum(weights)
+
+    def run(variables: Any, adversary: jax.Array | None) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+        logits = model.apply(
+            variables, tokens, lengths, deterministic=not train, adversary=adversary, rngs={"dropout": rng}
+        )
+        xent = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
+        return jnp.sum(weights * xent) / jnp.maximum(count, 1.0), (logits, xent)
+
+    loss, (logits, xent) = run(variables, None)
+    extra = {}
+    if train and model.adversarial_eps > 0:  # the same dropout masks (rng) in all three passes
+        zeros = jnp.zeros(tokens.shape[:2] + (model.embed_size,), jnp.float32)
+        adv = adversarial.adversarial_loss(lambda v, d: run(v, d)[0], variables, zeros, lengths)
+        extra["adversarial_loss"] = adv
+        loss = loss + adv
+    predicted = jnp.argmax(logits, axis=-1)
+    metrics = {
+        **extra,
+        "total_count": count,
+        "total_correct": jnp.sum(weights * (predicted == labels)),
+        "total_xent": jnp.sum(weights * xent),
+    }
+    classes = logits.shape[-1]
+    for t in range(classes):
+        for p in range(classes):
+            metrics[f"total_confusion_{t}_{p}"] = jnp.sum(weights * ((labels == t) & (predicted == p)))
+    return loss, (metrics, carry)
+
+
+def finalize_metrics(config: ml_collections.ConfigDict, values: dict[str, float]) -> dict[str, float]:
+    """Accuracy, macro F1, NLL and confusion counts from the summed counts of a split."""
+    if "total_count" not in values:
+        return values
+    out = {k: v for k, v in values.items() if not k.startswith("total_")}
+    count = max(values["total_count"], 1.0)
+    out.update(examples=values["total_count"], accuracy=values["total_correct"] / count)
+    out["nll"] = values["total_xent"] / count
+    confusion = {tuple(map(int, k.split("_")[2:])): v for k, v in values.items() if k.startswith("total_confusion_")}
+    classes = 1 + max(t for t, _ in confusion)
+    f1s = []
+    for c in range(classes):
+        tp = confusion[c, c]
+        predicted = sum(confusion[t, c] for t in range(classes))
+        actual = sum(confusion[c, p] for p in range(classes))
+        f1s.append(2 * tp / (predicted + actual) if predicted + actual else 0.0)
+    out["macro_f1"] = float(np.mean(f1s))
+    out.update({f"confusion_{t}_{p}": v for (t, p), v in confusion.items()})
+    return out
+
+
+# ------------------------------------------------------------------------------ prediction
+def _read_lines(source: str) -> list[str]:
+    if source in ("", "-"):
+        return sys.stdin.read().splitlines()
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"predict.input: no such file: {path}")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ValueError(f"predict.input: {path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
+
+
+def _read_labels(path: Path) -> list[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"no label names at {path} (train first, or check --workdir)")
+    try:
+        labels = json.loads(path.read_text(encoding="utf-8"))["labels"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is not a label file ({type(e).__name__}: {e})") from None
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise ValueError(f"{path} is not a label file (labels must be a list of strings)")
+    return labels
+
+
+def predict_texts(
+    config: ml_collections.ConfigDict, params: Any, vocab: text.Vocab, label_names: list[str], texts: list[str]
+) -> list[tuple[str, float]]:
+    """``(label, probability)`` for each text; batches of 64 padded to multiples of 16 tokens."""
+    model = make_model(config, {"vocab_size": len(vocab), "num_classes": len(label_names)})
+    apply = jax.jit(lambda p, tokens, lengths: jax.nn.softmax(model.apply({"params": p}, tokens, lengths)))
+    ids = text.encode_all(vocab, texts, config.data.max_length, make_subwords(config.model))
+    out: list[tuple[str, float]] = []
+    batch = 64
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        padded = text.pad_batch(chunk, [0] * len(chunk), [-(-max(map(len, chunk)) // 16) * 16], batch)
+        probs = np.asarray(apply(params, padded["tokens"], padded["lengths"]))[: len(chunk)]
+        out.extend((label_names[int(np.argmax(p))], float(np.max(p))) for p in probs)
+    return out
+
+
+def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
+    """``--mode=predict``: label and probability per line of ``predict.input`` from the best checkpoint."""
+    workdir = Path(workdir)
+    check_model_config(config, workdir, TRAINING_ONLY)
+    saved = workdir / "config.json"
+    if saved.exists():
+        trained_max = json.loads(saved.read_text()).get("data", {}).get("max_length")
+        if trained_max is not None and trained_max != config.data.max_length:
+            raise ValueError(
+                f"{saved} was trained with data.max_length={trained_max}, not {config.data.max_length}; "
+                "use that run's --config"
+            )
+    vocab = text.Vocab.from_json(workdir / VOCAB_FILE)
+    label_names = _read_labels(workdir / LABELS_FILE)
+    params, step = checkpoint.restore_params(workdir / "checkpoints")
+    rows, classes = params["embedding"].shape[0], params["output"]["kernel"].shape[-1]
+    if rows != len(vocab):
+        raise ValueError(f"{workdir / VOCAB_FILE} has {len(vocab)} words but the checkpoint's embedding has {rows}")
+    if classes != len(label_names):
+        raise ValueError(
+            f"{workdir / LABELS_FILE} has {len(label_names)} labels but the checkpoint has {classes} outputs"
+        )
+    texts = [line.strip() for line in _read_lines(config.predict.input) if line.strip()]
+    results = predict_texts(config, params, vocab, label_names, texts)
+    lines = [f"{label}\t{prob:.4f}\t{t}" for (label, prob), t in zip(results, texts)]
+    if lines:
+        print("\n".join(lines), flush=True)
+    if config.predict.output:
+        out = Path(config.predict.output)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text("label\tprobability\ttext\n" + "".join(line + "\n" for line in lines), encoding="utf-8")
+        tmp.replace(out)
+    counts = {name: sum(label == name for label, _ in results) for name in label_names}
+    return {"predictions": len(results), "counts": counts, "checkpoint_step": step}
+
+
+MODES = {"predict": predict}

@@ -1,0 +1,81 @@
+"""Files on disk, the one way: read as UTF-8 with a one-line error, write atomically.
+
+* :func:`read_utf8` -- a file's text (a leading BOM dropped). A missing, empty or non-UTF-8 file is
+  one line naming the config key, the path, the line and the byte offset.
+* :func:`atomic_write_text`, :func:`atomic_write_json`, :func:`atomic_write_bytes` and the
+  :func:`atomic_path` context manager -- write a sibling temporary file, flush it, then
+  ``os.replace`` it over the target. A crash or an exception mid-write leaves the previous file
+  (or no file) and never a half-written one; the temporary file is removed on failure.
+
+No JAX here: data loaders import this module without pulling in an accelerator runtime.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_utf8"]
+
+
+def read_utf8(path: str | Path, key: str = "data.path", *, allow_empty: bool = False) -> str:
+    """The text of ``path``; ``ValueError``/``FileNotFoundError`` in one line naming ``key``.
+
+    A non-UTF-8 file reads ``key: PATH:LINE: not valid UTF-8 (byte 0xNN at offset K)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{key}: no such file: {path}")
+    raw = path.read_bytes()
+    if not allow_empty and not raw.strip():
+        raise ValueError(f"{key}: {path} is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ValueError(
+            f"{key}: {path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start})"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yields a temporary sibling of ``path`` to write; on a clean exit it replaces ``path``.
+
+    For writers that want a file name (``np.savez``, ``savefig``)::
+
+        with atomic_path(out / "forecast.png") as tmp:
+            fig.savefig(tmp, format="png")
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` all-or-nothing (flushed and fsynced before the rename)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Writes ``text`` as UTF-8 to ``path`` all-or-nothing."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any, **dumps_kwargs: Any) -> None:
+    """``json.dumps(obj, ensure_ascii=False, **dumps_kwargs)`` written atomically; an object JSON
+    cannot encode raises before anything is written."""
+    atomic_write_text(path, json.dumps(obj, ensure_ascii=False, **dumps_kwargs))
