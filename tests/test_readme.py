@@ -2,7 +2,6 @@
 the README's test command."""
 
 import importlib.util
-import pathlib
 import re
 import subprocess
 import tempfile
