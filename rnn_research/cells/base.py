@@ -307,3 +307,17 @@ def expand_to(bias: Array, ndim: int) -> Array:
 def cast_state(new: State, like: State) -> State:
     """``new`` (leaves ``[B, *S]``) with each leaf cast to the dtype of the same leaf of ``like``."""
     return type(like)(*(n.astype(o.dtype) for n, o in zip(new, like)))
+
+
+def add_forget_bias(params: Params, start: int, size: int, value: float, dtype: DType) -> Params:
+    """``params`` with ``value`` added to ``bias[start : start + size]`` (the forget gate's slice),
+    at initialisation only, so the parameters stay the whole truth."""
+    params["bias"] = params["bias"].at[start : start + size].add(jnp.asarray(value, dtype))
+    return params
+
+
+def lstm_cell_update(a: Array, c_prev: Array) -> tuple[Array, Array]:
+    """``[a_i, a_f, a_g, a_o] = a [B, 4H]`` -> ``(c, a_o)``, ``c = sigma(a_f) * c_prev + sigma(a_i) * tanh(a_g)``
+    (``[B, H]`` each); the caller forms ``h`` from ``c`` (``tanh(c)``, or a normalised ``c``)."""
+    a_i, a_f, a_g, a_o = jnp.split(a, 4, axis=-1)
+    return jax.nn.sigmoid(a_f) * c_prev + jax.nn.sigmoid(a_i) * jnp.tanh(a_g), a_o

@@ -28,8 +28,10 @@ from rnn_research.cells.base import (
     Params,
     SimpleRNNState,
     accumulation_dtype,
+    add_forget_bias,
     cast_state,
     expand_to,
+    lstm_cell_update,
 )
 
 
@@ -85,15 +87,13 @@ class LSTM(Cell):
     def init(self, key: Array, input_size: int) -> Params:
         params = super().init(key, input_size)
         h = self.hidden_size
-        params["bias"] = params["bias"].at[h : 2 * h].add(jnp.asarray(self.forget_bias, self.param_dtype))
-        return params
+        return add_forget_bias(params, h, h, self.forget_bias, self.param_dtype)
 
     def step(self, params: Params, state: LSTMState, projected_x_t: Array) -> tuple[LSTMState, Array]:
         self.check_step(params, state, projected_x_t)
         acc = accumulation_dtype(projected_x_t, state)
         a = projected_x_t.astype(acc) + self.recurrent_matmul(params, state.h, projected_x_t.dtype, acc)
-        a_i, a_f, a_g, a_o = jnp.split(a, 4, axis=-1)
-        c = jax.nn.sigmoid(a_f) * state.c.astype(acc) + jax.nn.sigmoid(a_i) * jnp.tanh(a_g)
+        c, a_o = lstm_cell_update(a, state.c.astype(acc))
         h = jax.nn.sigmoid(a_o) * jnp.tanh(c)
         new = cast_state(LSTMState(h, c), state)
         return new, new.h

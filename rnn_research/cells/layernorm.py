@@ -33,6 +33,7 @@ from rnn_research.cells.base import (
     accumulation_dtype,
     cast_state,
     expand_to,
+    lstm_cell_update,
 )
 from rnn_research.cells.classic import GRU, LSTM
 
@@ -116,8 +117,7 @@ class LayerNormLSTM(_LayerNormMixin, LSTM):
         self.check_step(params, state, projected_x_t)
         acc = accumulation_dtype(projected_x_t, state)
         a = projected_x_t.astype(acc) + self._recurrent_normed(params, state.h, projected_x_t.dtype, acc)
-        a_i, a_f, a_g, a_o = jnp.split(a, 4, axis=-1)
-        c = jax.nn.sigmoid(a_f) * state.c.astype(acc) + jax.nn.sigmoid(a_i) * jnp.tanh(a_g)
+        c, a_o = lstm_cell_update(a, state.c.astype(acc))
         c_normed = layer_norm(c, params["cell_norm_scale"], 1, acc) + params["cell_norm_bias"].astype(acc)[None, :]
         h = jax.nn.sigmoid(a_o) * jnp.tanh(c_normed)
         new = cast_state(LSTMState(h, c), state)

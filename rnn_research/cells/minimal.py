@@ -32,7 +32,7 @@ from typing import Any, ClassVar, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rnn_research.cells.base import Array, Cell, DType, Params, accumulation_dtype, cast_state
+from rnn_research.cells.base import Array, Cell, DType, Params, accumulation_dtype, add_forget_bias, cast_state
 
 
 class MinGRUState(NamedTuple):
@@ -124,9 +124,7 @@ class MinLSTM(_MinimalCell):
 
     def init(self, key: Array, input_size: int) -> Params:
         params = super().init(key, input_size)
-        h = self.hidden_size
-        params["bias"] = params["bias"].at[:h].add(jnp.asarray(self.forget_bias, self.param_dtype))
-        return params
+        return add_forget_bias(params, 0, self.hidden_size, self.forget_bias, self.param_dtype)
 
     def coefficients(self, projected: Array, dtype: DType | None = None) -> tuple[Array, Array]:
         dtype = dtype or projected.dtype
