@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from pathlib import Path
+from typing import Any
 
 import jax.numpy as jnp
 import ml_collections
 
-from rnn_research import cells, layers, recurrent, train
+from rnn_research import cells, io, layers, recurrent
+from rnn_research.train import resume
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+# ``config.model`` fields that do not change the trained function at inference: how it is computed
+# (``resume.COMPUTATION_ONLY``) and what only shapes training. An experiment extends it with its
+# own (``TRAINING_ONLY = (*configured.TRAINING_ONLY, "word_dropout")``) for check_model_config.
+TRAINING_ONLY = (*resume.COMPUTATION_ONLY, "dropout", "truncate_every")
 
 
 def make_cell(model: ml_collections.ConfigDict) -> cells.Cell:
@@ -68,18 +74,27 @@ def make_rnn(model: ml_collections.ConfigDict) -> layers.RNN:
     )
 
 
-def check_model_config(config: ml_collections.ConfigDict, workdir: Path, training_only: Container[str] = ()) -> None:
+def check_model_config(
+    config: ml_collections.ConfigDict,
+    workdir: Path,
+    training_only: Container[str] = TRAINING_ONLY,
+    added_fields: Mapping[str, Any] | None = None,
+) -> None:
     """Refuses ``model.*`` settings other than those ``workdir/config.json`` trained with.
 
     ``training_only`` names fields that do not change the trained function (dropout rates and
-    the like) and may differ. Used by the inference modes (LM sampling, sentiment prediction,
+    the like; default :data:`TRAINING_ONLY`) and may differ. ``added_fields`` (flat keys, e.g. an
+    experiment's ``ADDED_FIELDS``) extends ``resume.ADDED_FIELDS``: values a saved config that
+    lacks them ran with. Used by the inference modes (LM sampling, classification prediction,
     forecasting prediction and anomalies).
     """
     path = Path(workdir) / "config.json"
     if not path.exists():
         return
     now = json.loads(config.model.to_json_best_effort())
-    saved = train.with_added_fields(json.loads(path.read_text()).get("model", {}), now, prefix="model.")
+    added = {**resume.ADDED_FIELDS, **(added_fields or {})}
+    saved_model = json.loads(io.read_utf8(path, key="--workdir")).get("model", {})
+    saved = resume.with_added_fields(saved_model, now, prefix="model.", added=added)
     changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k) and k not in training_only)
     if changed:
         details = ", ".join(f"model.{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)

@@ -11,7 +11,6 @@ through time; :func:`plot` draws them as a heatmap of time step x training step.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from rnn_research import io
 
 FILENAME = "diagnostics.jsonl"
 
@@ -65,9 +66,7 @@ class DiagnosticsLog:
         if not self.path.exists():
             return
         kept = [r for r in self.read() if r["step"] <= step]
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
-        os.replace(tmp, self.path)
+        io.atomic_write_text(self.path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
 def plot(records: list[dict[str, Any]], out_dir: str | Path, *, title_prefix: str = "") -> list[Path]:

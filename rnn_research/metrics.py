@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from rnn_research import io
+
 JSONL_NAME = "metrics.jsonl"
 _RESERVED = ("step", "split", "time")
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -176,10 +178,9 @@ class MetricWriter:
             raise ValueError(f"MetricWriter for {self.workdir} is closed")
         step = int(step)
         kept = [line for line, r in _parse(self.path) if r["step"] <= step and (keep is None or keep(r))]
-        tmp = self.path.with_name(f".{JSONL_NAME}.{os.getpid()}.tmp")
-        tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-        os.close(self._fd)
-        os.replace(tmp, self.path)
+        with io.atomic_path(self.path) as tmp:
+            tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+            os.close(self._fd)  # replaced as the block ends: the new file, then a new descriptor
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         for tb in self._tb.values():
             tb.close()

@@ -376,7 +376,3 @@ def stacked(
         if layer < num_layers - 1 and rngs[layer] is not None and dropout_rate > 0.0:
             ys = dropout(rngs[layer], dropout_rate, ys, broadcast_time=variational)
     return finals, ys
-
-
-# Kept until tests/experiments/lm/test_task.py calls `drop_recurrent_weights` (public since the split).
-_drop_recurrent_weights = drop_recurrent_weights

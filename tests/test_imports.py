@@ -75,8 +75,12 @@ def module_level_imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
+TEST_FILES = {module_name(p): p for p in sorted((ROOT / "tests").rglob("*.py"))}
+
+
 def parse(module: str) -> ast.Module:
-    return ast.parse(MODULES[module].read_text(encoding="utf-8"), filename=str(MODULES[module]))
+    path = MODULES.get(module) or TEST_FILES[module]
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
 def is_project(name: str) -> bool:
@@ -194,6 +198,12 @@ def test_the_checks_catch_what_they_look_for():
 def test_no_private_name_is_imported_across_modules():
     problems = [p for module in MODULES for p in private_imports(module)]
     assert not problems, "private names used across modules:\n" + "\n".join(problems)
+
+
+def test_tests_call_public_names_only():
+    """Tests exercise what users can call: no test imports or reads another module's private name."""
+    problems = [p for module in TEST_FILES for p in private_imports(module)]
+    assert not problems, "tests using private names:\n" + "\n".join(problems)
 
 
 def test_no_import_cycles():

@@ -21,7 +21,7 @@ def records(workdir, split=None):
 
 def final_params(config, workdir):
     ckpt = checkpoint.Checkpointer(workdir / "checkpoints", keep=2, best_metric="mse", best_mode="min")
-    template = train._Harness(config, workdir, toy)
+    template = train.Harness(config, workdir, toy)
     state = template.init_state(template.shard(next(iter(template.train_batches(0)))))
     restored = ckpt.restore_latest(state).state
     ckpt.close()
@@ -113,7 +113,7 @@ def test_only_damage_is_skipped_and_all_damaged_is_refused(tmp_path):
     train.train_and_evaluate(config, tmp_path, toy)
     latest = tmp_path / "checkpoints" / "latest"
     ckpt = checkpoint.Checkpointer(tmp_path / "checkpoints", keep=2, best_metric="mse", best_mode="min")
-    h = train._Harness(config, tmp_path, toy)
+    h = train.Harness(config, tmp_path, toy)
     state = h.init_state(h.shard(next(iter(h.train_batches(0)))))
     wrong = state.replace(params=jax.tree_util.tree_map(lambda x: np.zeros((*x.shape, 2), x.dtype), state.params))
     with pytest.raises(ValueError):  # another model's shapes: an error, not a damaged checkpoint
@@ -287,7 +287,7 @@ def test_weight_average_is_what_is_evaluated_and_kept(tmp_path):
     manager.close()
     weights = [decay ** (8 - k) for k in range(1, 9)]
     mean = jax.tree_util.tree_map(lambda *ps: sum(w * p for w, p in zip(weights, ps)) / sum(weights), *visited)
-    h = train._Harness(plain, tmp_path / "plain", toy)
+    h = train.Harness(plain, tmp_path / "plain", toy)
     expected = h.evaluate(h.make_eval_step(), mean)["test"]["mse"]
     at_8 = next(r for r in records(tmp_path / "ema", "test") if r["step"] == 8)
     assert at_8["mse"] == pytest.approx(expected, rel=1e-4)
