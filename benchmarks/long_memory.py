@@ -5,7 +5,7 @@
         --table=docs/results/long_memory.md --figure=docs/results/long_memory_grad_flow.png
 
 Each (task, T, cell) runs the launcher once, ``python -m experiments.main
---config=configs/synthetic_<task>.py:<cell> --workdir=<root>/<task>_T<T>_<cell>`` with
+--config=configs/synthetic/<task>.py:<cell> --workdir=<root>/<task>_T<T>_<cell>`` with
 ``--config.task.seq_len=T``, the shared budget (``--max_steps``, ``--batch_size``,
 ``--hidden_size``, ``--eval_every``) and ``--config.train.stop_when`` set to the task's success
 threshold, so that a run that solves its task stops at that evaluation. A workdir that already
@@ -78,7 +78,7 @@ def train(task: str, cell: str, seq_len: int, workdir: Path) -> float:
     if record.exists():
         return json.loads(record.read_text())["seconds"]
     variant = _VARIANT.value or cell
-    command = [sys.executable, "-m", "experiments.main", f"--config=configs/synthetic_{task}.py:{variant}"]
+    command = [sys.executable, "-m", "experiments.main", f"--config=configs/synthetic/{task}.py:{variant}"]
     command += [f"--workdir={workdir}", *run_flags(task, seq_len), *_OVERRIDES.value]
     if _VARIANT.value:
         command.append(f"--config.model.cell={cell}")

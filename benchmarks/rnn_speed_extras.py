@@ -71,7 +71,7 @@ def lm_tokens_per_second(steps: int, backward: str) -> float:
     config.data.path = ""  # the offline stdlib corpus: the step's cost does not depend on the text
     config.data.update(source="stdlib", max_chars=1_000_000)
     with tempfile.TemporaryDirectory() as workdir:
-        harness = train._Harness(config, Path(workdir), lm)
+        harness = train.Harness(config, Path(workdir), lm)
         batch = harness.shard(next(iter(harness.train_batches(0))))
         state = harness.init_state(batch)
         step = harness.make_train_step()

@@ -2,7 +2,7 @@
 
 Launch: ``python -m experiments.main --config=configs/<preset>.py[:variant] --workdir=DIR``,
 override with ``--config.optim.learning_rate=3e-3``. Every field here is read by the harness
-(``rnn_research/train.py``) or by the experiment named in ``experiment``.
+(the ``rnn_research/train/`` package) or by the experiment named in ``experiment``.
 """
 
 import ml_collections
@@ -60,7 +60,9 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.eval_every = 200  # 0: once per epoch
     config.train.checkpoint_every = 200  # 0: once per epoch
     config.train.keep_checkpoints = 2
-    config.train.best_metric = "loss"  # an eval metric name, read from the first eval set
+    config.train.best_metric = (
+        "loss"  # an eval metric (evaluators' too): "metric" on the first eval set, or "split/metric"
+    )
     config.train.best_mode = "min"  # min | max
     config.train.early_stopping_evals = 0  # stop after this many evals without improvement; 0: never
     config.train.stop_when = ""  # e.g. "mse<0.01": stop once the first eval set meets it; "": never

@@ -4,20 +4,21 @@
 ``config.experiment`` names; see :class:`rnn_research.experiment.Experiment`), and
 ``configs/<name>/*.py`` are its presets. Adding an experiment edits no central list: a new
 package with a ``task.py`` is found by :func:`get` and listed by ``python -m experiments.main
---list``. A task may declare ``FORMER_NAMES`` (names it had before a rename), so that presets and
-workdirs written under an old name still resolve.
+--list``. A task may declare ``FORMER_NAMES = ("old_name",)`` (names it had before a rename), so
+that presets and workdirs written under an old name still resolve: :func:`canonical` reads them
+from the ``task.py`` sources (without importing every task), and the harness reads them from the
+task module when it compares a workdir's saved ``config.json``.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent
 CONFIGS = ROOT.parent / "configs"
-# Names an experiment had before a rename -> its name now (kept for old workdirs' config.json).
-FORMER_NAMES = {"sentiment": "classification"}
 
 
 def names() -> list[str]:
@@ -25,9 +26,25 @@ def names() -> list[str]:
     return sorted(p.parent.name for p in ROOT.glob("*/task.py"))
 
 
+def declared_former_names(task_py: Path) -> tuple[str, ...]:
+    """The ``FORMER_NAMES`` tuple a ``task.py`` assigns at module level (``()`` if none), read from its source."""
+    for node in ast.parse(task_py.read_text(encoding="utf-8"), filename=str(task_py)).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "FORMER_NAMES" for t in node.targets):
+            try:
+                return tuple(ast.literal_eval(node.value))
+            except ValueError:
+                raise ValueError(f"{task_py}: FORMER_NAMES must be a literal tuple of names") from None
+    return ()
+
+
+def former_names() -> dict[str, str]:
+    """Every name an experiment had before a rename -> its name now (from each task's ``FORMER_NAMES``)."""
+    return {old: name for name in names() for old in declared_former_names(ROOT / name / "task.py")}
+
+
 def canonical(name: str) -> str:
     """``name`` as the experiment is called now (a former name maps to the current one)."""
-    return FORMER_NAMES.get(name, name)
+    return name if name in names() else former_names().get(name, name)
 
 
 def get(name: str) -> ModuleType:

@@ -22,6 +22,7 @@ from ml_collections import config_flags
 import experiments
 from experiments import host_flags
 from rnn_research import hostmem, preemption, sharding, train
+from rnn_research.experiment import check_hooks
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic/adding.py:smoke.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.")
@@ -71,6 +72,7 @@ def main(argv: list[str]) -> None:
             process_id=_PROCESS_ID.value,
         )
         experiment = experiments.get(config.experiment)
+        check_hooks(experiment)  # a misspelt hook is one line before anything runs
         modes = {
             "train": functools.partial(train.train_and_evaluate, stop_on_signals=True),
             "eval": train.evaluate_checkpoint,

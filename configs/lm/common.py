@@ -42,7 +42,7 @@ def get_config():
     return config
 
 
-# The 2x256 character LSTM that trains in minutes on a 2-core CPU (lm_char:small, lm_stdlib:default).
+# The 2x256 character LSTM that trains in minutes on a 2-core CPU (configs/lm/char.py:small, configs/lm/stdlib.py:default).
 SMALL_CHAR_LSTM = dict(hidden_size=256, num_layers=2, dropout=0.0, learning_rate=3e-3, min_learning_rate=3e-4)
 
 

@@ -1,7 +1,7 @@
 """Character-level LSTM on the offline default corpus: Python's own standard library.
 
 Runs on any machine with no download (``experiments/lm/data.py`` defines the corpus: sorted
-``.py`` files, every 20th file to valid and to test). Variants ``default`` (lm_char's small
+``.py`` files, every 20th file to valid and to test). Variants ``default`` (configs/lm/char.py's small
 2x256 LSTM recipe on the first 3M characters, 1,500 steps) and ``smoke`` (seconds).
 """
 

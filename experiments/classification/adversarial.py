@@ -29,11 +29,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from rnn_research.recurrent import length_mask
+
 
 def unit_directions(grads: jax.Array, lengths: jax.Array) -> jax.Array:
     """``grads [B, T, E]`` -> each example's gradient over its valid steps ``t < lengths[b]``,
     divided by its norm (zero where the gradient is zero, and at padded steps)."""
-    valid = (jnp.arange(grads.shape[1])[None, :] < lengths[:, None])[..., None]
+    valid = length_mask(lengths, grads.shape[1])[..., None]
     grads = jnp.where(valid, grads, 0.0)
     norms = jnp.sqrt(jnp.sum(jnp.square(grads), axis=(1, 2), keepdims=True))
     return jnp.where(norms > 0, grads / jnp.where(norms > 0, norms, 1.0), 0.0)
@@ -41,7 +43,7 @@ def unit_directions(grads: jax.Array, lengths: jax.Array) -> jax.Array:
 
 def perturb(xs: jax.Array, lengths: jax.Array, direction: jax.Array, eps: float) -> jax.Array:
     """``xs + eps * ||xs_b|| * direction`` with the norm over the valid steps, held constant."""
-    valid = (jnp.arange(xs.shape[1])[None, :] < lengths[:, None])[..., None]
+    valid = length_mask(lengths, xs.shape[1])[..., None]
     norms = jnp.sqrt(jnp.sum(jnp.square(jnp.where(valid, xs, 0.0)), axis=(1, 2), keepdims=True))
     return xs + eps * jax.lax.stop_gradient(norms).astype(xs.dtype) * direction.astype(xs.dtype)
 

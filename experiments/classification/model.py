@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from experiments.classification import adversarial
 from rnn_research import layers
+from rnn_research.recurrent import length_mask
 
 POOLINGS = ("last", "mean", "max", "attention")
 
@@ -23,7 +24,7 @@ def pool(
 
     ``scores [B, T]`` are the attention logits (``how == "attention"``).
     """
-    valid = jnp.arange(ys.shape[1])[None, :] < lengths[:, None]  # [B, T]
+    valid = length_mask(lengths, ys.shape[1])  # [B, T]
     if how == "mean":
         total = jnp.sum(jnp.where(valid[..., None], ys, 0.0), axis=1)
         return total / jnp.maximum(lengths, 1)[:, None].astype(ys.dtype)

@@ -32,7 +32,6 @@ of the workdir (the latest when none is marked best; optionally also written to
 
 from __future__ import annotations
 
-import itertools
 import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -48,26 +47,29 @@ import optax
 from experiments.classification import adversarial, text
 from experiments.classification import data as sentiment_data
 from experiments.classification.model import POOLINGS, SentimentClassifier
-from rnn_research import checkpoint, sharding
+from rnn_research import checkpoint, configured
 from rnn_research.configured import check_model_config, make_rnn
+from rnn_research.data import batching
+from rnn_research.data.utf8 import decode_utf8
+from rnn_research.data.vocab import Vocab
 from rnn_research.experiment import Data
+from rnn_research.io import atomic_write_json, atomic_write_text, read_utf8
 
 VOCAB_FILE, LABELS_FILE = "vocab.json", "labels.json"
 ENCODERS = ("rnn", "bow")
-TRAINING_ONLY = (
-    "dropout",
-    "word_dropout",
-    "adversarial_eps",
-    "remat",
-    "unroll",
-    "backward",
-    "truncate_every",
-    "scan_mode",
-)
+TRAINING_ONLY = (*configured.TRAINING_ONLY, "word_dropout", "adversarial_eps")
+# Fields added after workdirs were written, with the value a saved config without them ran with.
+ADDED_FIELDS = {
+    "model.subword_buckets": 0,
+    "model.subword_ngrams": "3,5",
+    "model.subword_width": 24,
+    "model.adversarial_eps": 0.0,
+}
+FORMER_NAMES = ("sentiment",)  # workdirs saved under the old name resume and load under this one
 
 
 # ------------------------------------------------------------------------------------ data
-def load_embeddings(path: str | Path, vocab: text.Vocab, size: int, seed: int) -> tuple[np.ndarray, int]:
+def load_embeddings(path: str | Path, vocab: Vocab, size: int, seed: int) -> tuple[np.ndarray, int]:
     """``([V, size] float32, words found)`` from a GloVe-format text file (``word v_1 ... v_size``
     per line); words not in the file get ``N(0, 0.1^2)`` rows from ``seed``, ``<pad>`` zeros."""
     path = Path(path)
@@ -75,13 +77,10 @@ def load_embeddings(path: str | Path, vocab: text.Vocab, size: int, seed: int) -
         raise FileNotFoundError(f"data.embeddings: no such file: {path}")
     table = np.random.default_rng(seed).normal(0.0, 0.1, (len(vocab), size)).astype(np.float32)
     table[0] = 0.0
-    ids, found = {w: i for i, w in enumerate(vocab.words)}, 0
+    ids, found = {w: i for i, w in enumerate(vocab.symbols)}, 0
     with path.open("rb") as f:
         for line_no, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}:{line_no}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
+            line = decode_utf8(raw, f"{path}:{line_no}", "")
             parts = line.rstrip().split(" ")
             if len(parts) <= 1:
                 continue
@@ -110,60 +109,60 @@ def _is_number(field: str) -> bool:
     return True
 
 
+def parse_buckets(value: str) -> tuple[int, ...]:
+    """``data.buckets`` (``"16,32,64"``) as sorted lengths; a one-line error naming the key."""
+    try:
+        buckets = tuple(sorted(int(b) for b in str(value).split(",")))
+    except ValueError:
+        raise ValueError(f"data.buckets={value!r} is not a list of lengths such as '16,32,64'") from None
+    if buckets[0] < 1:
+        raise ValueError(f"data.buckets={value!r}: every length must be >= 1")
+    return buckets
+
+
+def this_host_rows(batch_size: int, key: str) -> slice:
+    """This process's rows of a global batch (:func:`batching.host_rows`); errors name ``key``."""
+    try:
+        return batching.host_rows(batch_size, jax.process_index(), jax.process_count())
+    except ValueError as e:
+        raise ValueError(f"{key}: {e}") from None
+
+
 def make_data(config: ml_collections.ConfigDict) -> Data:
+    """Length-bucketed batches of ``config.data`` (:mod:`experiments.classification.text`); the train
+    stream is a pure function of (config, step) (:func:`batching.step_indices`)."""
     data, global_batch = config.data, config.train.batch_size
     splits = sentiment_data.load_splits(data, seed=config.seed)
-    vocab = text.Vocab.build(
-        (text.tokenize(t) for t in splits.train.texts), min_count=data.min_count, max_size=data.max_vocab
-    )
+    vocab = text.build_vocab(splits.train.texts, min_count=data.min_count, max_size=data.max_vocab)
     subwords = make_subwords(config.model)
     train_ids = text.encode_all(vocab, splits.train.texts, data.max_length, subwords)
     eval_ids = {name: text.encode_all(vocab, ex.texts, data.max_length, subwords) for name, ex in splits.evals.items()}
     train_lengths = [len(r) for r in train_ids]
-    if data.buckets:
-        try:
-            buckets = tuple(sorted(int(b) for b in str(data.buckets).split(",")))
-        except ValueError:
-            raise ValueError(f"data.buckets={data.buckets!r} is not a list of lengths such as '16,32,64'") from None
-        if buckets[0] < 1:
-            raise ValueError(f"data.buckets={data.buckets!r}: every length must be >= 1")
-    else:
-        buckets = text.bucket_lengths(train_lengths, data.num_buckets)
+    buckets = parse_buckets(data.buckets) if data.buckets else batching.bucket_lengths(train_lengths, data.num_buckets)
     longest = max([*train_lengths, *(len(r) for ids in eval_ids.values() for r in ids)])
     if longest > buckets[-1]:
-        buckets = (*buckets, int(-(-longest // 8) * 8))  # every row fits somewhere
-    try:
-        rows = sharding.host_slice(global_batch)
-    except ValueError as e:
-        raise ValueError(f"train.batch_size: {e}".replace(" (train.batch_size)", "")) from None
-    steps_per_epoch = -(-len(train_ids) // global_batch)
+        buckets = (*buckets, batching.round_up(longest, 8))  # every row fits somewhere
+    rows = this_host_rows(global_batch, "train.batch_size")
+    steps_per_epoch = batching.steps_per_epoch(len(train_ids), global_batch)
     labels = np.asarray(splits.train.labels, np.int32)
-    plans: dict[int, list[np.ndarray]] = {}
+    indices_at = batching.step_indices(train_lengths, global_batch, config.seed)  # resumes see the same batches
 
     def batch_at(step: int) -> dict[str, np.ndarray]:
-        epoch, index = divmod(step, steps_per_epoch)
-        if epoch not in plans:  # a pure function of (seed, epoch): resumes see the same batches
-            plans.clear()
-            rng = np.random.default_rng([config.seed, epoch])
-            plans[epoch] = text.epoch_plan(train_lengths, global_batch, rng)
-        chunk = plans[epoch][index]
-        batch = text.pad_batch([train_ids[i] for i in chunk], labels[chunk], buckets, global_batch)
+        chunk = indices_at(step)
+        batch = text.labelled_batch([train_ids[i] for i in chunk], labels[chunk], buckets, global_batch)
         return {k: v[rows] for k, v in batch.items()}
 
     def train_batches(start: int) -> Iterator[dict[str, np.ndarray]]:
-        return (batch_at(step) for step in itertools.count(start))
+        return batching.step_stream(batch_at, start)
 
     eval_batch = data.eval_batch_size or global_batch
 
     def eval_set(name: str) -> Callable[[], Iterator[dict[str, np.ndarray]]]:
         ids, ex = eval_ids[name], splits.evals[name]
-        try:
-            eval_rows = sharding.host_slice(eval_batch)
-        except ValueError as e:
-            raise ValueError(f"data.eval_batch_size: {e}".replace(" (train.batch_size)", "")) from None
+        eval_rows = this_host_rows(eval_batch, "data.eval_batch_size")
 
         def batches() -> Iterator[dict[str, np.ndarray]]:
-            for batch in text.eval_batches(ids, ex.labels, buckets, eval_batch):
+            for batch in text.labelled_eval_batches(ids, ex.labels, buckets, eval_batch):
                 yield {k: v[eval_rows] for k, v in batch.items()}
 
         return batches
@@ -195,7 +194,7 @@ def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str,
         flush=True,
     )
     if vocab_path.exists():
-        saved = text.Vocab.from_json(vocab_path)
+        saved = Vocab.from_json(vocab_path)
         if saved != info["vocab"]:
             raise ValueError(
                 f"{vocab_path} ({len(saved)} words) does not match the vocabulary built from "
@@ -209,9 +208,7 @@ def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str,
         if saved_labels != info["label_names"]:
             raise ValueError(f"{labels_path} has labels {saved_labels}, the data {info['label_names']}")
     else:
-        tmp = labels_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"labels": info["label_names"]}), encoding="utf-8")
-        tmp.replace(labels_path)
+        atomic_write_json(labels_path, {"labels": info["label_names"]})
 
 
 # ----------------------------------------------------------------------------------- model
@@ -322,15 +319,7 @@ def finalize_metrics(config: ml_collections.ConfigDict, values: dict[str, float]
 def _read_lines(source: str) -> list[str]:
     if source in ("", "-"):
         return sys.stdin.read().splitlines()
-    path = Path(source)
-    if not path.is_file():
-        raise FileNotFoundError(f"predict.input: no such file: {path}")
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise ValueError(f"predict.input: {path}:{line}: not valid UTF-8 (byte 0x{raw[e.start]:02x})") from None
+    return read_utf8(source, "predict.input", allow_empty=True).splitlines()
 
 
 def _read_labels(path: Path) -> list[str]:
@@ -346,7 +335,7 @@ def _read_labels(path: Path) -> list[str]:
 
 
 def predict_texts(
-    config: ml_collections.ConfigDict, params: Any, vocab: text.Vocab, label_names: list[str], texts: list[str]
+    config: ml_collections.ConfigDict, params: Any, vocab: Vocab, label_names: list[str], texts: list[str]
 ) -> list[tuple[str, float]]:
     """``(label, probability)`` for each text; batches of 64 padded to multiples of 16 tokens."""
     model = make_model(config, {"vocab_size": len(vocab), "num_classes": len(label_names)})
@@ -356,7 +345,7 @@ def predict_texts(
     batch = 64
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
-        padded = text.pad_batch(chunk, [0] * len(chunk), [-(-max(map(len, chunk)) // 16) * 16], batch)
+        padded = text.labelled_batch(chunk, [0] * len(chunk), [batching.round_up(max(map(len, chunk)), 16)], batch)
         probs = np.asarray(apply(params, padded["tokens"], padded["lengths"]))[: len(chunk)]
         out.extend((label_names[int(np.argmax(p))], float(np.max(p))) for p in probs)
     return out
@@ -365,7 +354,7 @@ def predict_texts(
 def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """``--mode=predict``: label and probability per line of ``predict.input`` from the best checkpoint."""
     workdir = Path(workdir)
-    check_model_config(config, workdir, TRAINING_ONLY)
+    check_model_config(config, workdir, TRAINING_ONLY, ADDED_FIELDS)
     saved = workdir / "config.json"
     if saved.exists():
         trained_max = json.loads(saved.read_text()).get("data", {}).get("max_length")
@@ -374,7 +363,7 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str,
                 f"{saved} was trained with data.max_length={trained_max}, not {config.data.max_length}; "
                 "use that run's --config"
             )
-    vocab = text.Vocab.from_json(workdir / VOCAB_FILE)
+    vocab = Vocab.from_json(workdir / VOCAB_FILE)
     label_names = _read_labels(workdir / LABELS_FILE)
     params, step = checkpoint.restore_params(workdir / "checkpoints")
     rows, classes = params["embedding"].shape[0], params["output"]["kernel"].shape[-1]
@@ -390,10 +379,7 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str,
     if lines:
         print("\n".join(lines), flush=True)
     if config.predict.output:
-        out = Path(config.predict.output)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text("label\tprobability\ttext\n" + "".join(line + "\n" for line in lines), encoding="utf-8")
-        tmp.replace(out)
+        atomic_write_text(config.predict.output, "label\tprobability\ttext\n" + "".join(line + "\n" for line in lines))
     counts = {name: sum(label == name for label, _ in results) for name in label_names}
     return {"predictions": len(results), "counts": counts, "checkpoint_step": step}
 

@@ -1,4 +1,4 @@
-"""Naive forecasting baselines and the metrics that compare them with the RNN forecaster.
+"""Naive and statistical forecasting baselines, reported beside the RNN forecaster.
 
 Every forecasting run reports these baselines, computed in the same run on the same windows. A window has
 inputs ``x [W, L, Ci]`` (the lookback: times ``t-L .. t-1``, ``Ci`` input channels) and targets
@@ -31,18 +31,11 @@ otherwise. Below, ``h = 0 .. H-1`` is the step ahead and ``l = 0 .. L-1`` indexe
   origins at once (``O(W H k^2)``). The total cost is one fit on the train series (seconds) plus one filter pass;
   origins are still capped at ``max_origins`` (evenly spaced) as the API promises.
 
-Metrics (``metrics``, ``per_horizon``): ``mse`` and ``mae`` on the normalised scale (the numbers papers
-report); ``rmse_orig``, ``mae_orig``, ``mape_orig`` (percent, over targets with ``|y_raw| > 1e-8`` only: exact
-zeros are skipped) on the original scale; ``mase = mean_c( mean|y_raw_c - pred_raw_c| / scale_c )`` with
-``scale_c`` the in-sample mean absolute seasonal difference of the train series (``mase_scale``:
-``mean_t |x_t - x_{t-P}|``, a zero scale replaced by 1). With a Gaussian head's predictive ``std``
-(normalised scale): ``coverage``, the fraction of ``y`` inside ``pred +- z std``; ``interval_width``, the mean
-``2 z std``; ``gaussian_nll``, the mean of ``0.5 log(2 pi std^2) + (y - pred)^2 / (2 std^2)``.
+The metrics that compare them with the RNN forecaster (one definition for the JAX and NumPy paths)
+are in ``experiments/forecasting/metrics.py``.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -216,74 +209,3 @@ def arima_forecasts(
         out[:, h] = obs_intercept[0] + (design @ state)[0]
         state = state_intercept[:, None] + transition @ state
     return out, used
-
-
-# ---------------------------------------------------------------------------------- metrics
-def mase_scale(train_raw: np.ndarray, period: int = 1) -> np.ndarray:
-    """``[Ct]``: the mean absolute ``period``-step difference of each train channel (original scale); 0 -> 1."""
-    train_raw = np.asarray(train_raw, dtype=np.float64)
-    if train_raw.ndim == 1:
-        train_raw = train_raw[:, None]
-    if train_raw.ndim != 2:
-        raise ValueError(f"train_raw must be [N, Ct], got shape {train_raw.shape}")
-    if not 1 <= int(period) < train_raw.shape[0]:
-        raise ValueError(f"forecast.seasonal_period={period} must be in [1, {train_raw.shape[0] - 1}] for MASE")
-    scale = np.mean(np.abs(train_raw[int(period) :] - train_raw[: -int(period)]), axis=0)
-    return np.where(scale > 0, scale, 1.0)
-
-
-def metrics(
-    pred: np.ndarray,
-    y: np.ndarray,
-    *,
-    pred_raw: np.ndarray,
-    y_raw: np.ndarray,
-    mase_scale: np.ndarray,
-    std: np.ndarray | None = None,
-    z: float = 1.96,
-) -> dict[str, float]:
-    """Point metrics (and interval metrics with ``std``) of ``[W, H, Ct]`` forecasts; see the module doc.
-
-    ``mape_orig`` is in percent and averages only over targets with ``|y_raw| > 1e-8`` (exact zeros are skipped;
-    NaN when every target is zero). ``std`` is the predictive standard deviation on the normalised scale.
-    """
-    pred, y = np.asarray(pred, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    pred_raw, y_raw = np.asarray(pred_raw, dtype=np.float64), np.asarray(y_raw, dtype=np.float64)
-    if pred.ndim != 3 or not pred.shape == y.shape == pred_raw.shape == y_raw.shape:
-        raise ValueError(
-            f"pred, y, pred_raw, y_raw must share one [W, H, Ct] shape, got "
-            f"{pred.shape}, {y.shape}, {pred_raw.shape}, {y_raw.shape}"
-        )
-    scale = np.asarray(mase_scale, dtype=np.float64).reshape(-1)
-    if scale.shape != (y.shape[2],):
-        raise ValueError(f"mase_scale must be [Ct={y.shape[2]}], got shape {scale.shape}")
-    err, err_raw = pred - y, pred_raw - y_raw
-    nonzero = np.abs(y_raw) > 1e-8
-    mape = 100.0 * np.mean(np.abs(err_raw[nonzero]) / np.abs(y_raw[nonzero])) if nonzero.any() else math.nan
-    out = {
-        "mse": float(np.mean(err**2)),
-        "mae": float(np.mean(np.abs(err))),
-        "rmse_orig": float(np.sqrt(np.mean(err_raw**2))),
-        "mae_orig": float(np.mean(np.abs(err_raw))),
-        "mape_orig": float(mape),
-        "mase": float(np.mean(np.mean(np.abs(err_raw), axis=(0, 1)) / scale)),
-    }
-    if std is not None:
-        std = np.asarray(std, dtype=np.float64)
-        if std.shape != y.shape:
-            raise ValueError(f"std must be {y.shape}, got shape {std.shape}")
-        if not np.all(std > 0):
-            raise ValueError("std must be positive everywhere")
-        out["coverage"] = float(np.mean(np.abs(err) <= z * std))
-        out["interval_width"] = float(np.mean(2.0 * z * std))
-        out["gaussian_nll"] = float(np.mean(0.5 * np.log(2.0 * np.pi * std**2) + err**2 / (2.0 * std**2)))
-    return out
-
-
-def per_horizon(pred: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """``{"mse": [H], "mae": [H]}``: errors per step ahead, averaged over windows and channels."""
-    pred, y = np.asarray(pred, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if pred.ndim != 3 or pred.shape != y.shape:
-        raise ValueError(f"pred and y must share one [W, H, Ct] shape, got {pred.shape}, {y.shape}")
-    err = pred - y
-    return {"mse": np.mean(err**2, axis=(0, 2)), "mae": np.mean(np.abs(err), axis=(0, 2))}

@@ -1,31 +1,6 @@
-"""Time-series forecasting data: a multivariate series, chronological splits, z-scoring and windows.
+"""Time-series forecasting data: chronological splits, z-scoring and windows of a series.
 
-``load_series(config.data)`` reads one series (``data.source``):
-
-* ``csv``: a header-first CSV file (``data.path``), one row per time step, e.g. the ETT benchmark of
-  Informer (Zhou et al., 2021): ``date,HUFL,HULL,MUFL,MULL,LUFL,LULL,OT`` (``ETTh1.csv`` hourly,
-  ``ETTm1.csv`` every 15 minutes). The date column is ``data.date_column`` ("" means ``date``); dates
-  are parsed by pandas (the format is inferred from the first date; a UTC offset is converted to UTC
-  and dropped; sub-second parts are dropped) and must strictly increase. Value cells are numbers;
-  ``""``, ``nan``, ``NaN`` are missing (any other text, and an infinite number, is an error). Blank
-  lines are skipped. Only the selected columns are parsed, so other columns may hold text.
-* ``statsmodels``: a series that statsmodels ships (``data.dataset``): ``sunspots`` (yearly
-  1700-2008, ``SUNACTIVITY``), ``nile`` (yearly 1871-1970, ``volume``) and ``co2`` (weekly
-  1958-2001, ``co2``, 59 missing weeks: it needs ``data.fill="ffill"``). Dates are January 1 of the
-  ``YEAR`` / ``year`` column, or the co2 index; ``data.date_column`` is ignored.
-
-Columns follow Informer's ``features`` modes (``data.features``), with ``data.target`` the target
-column (``OT`` for ETT; "" with statsmodels is the dataset's value column):
-
-* ``S``: inputs = targets = ``[target]`` (``data.columns`` is ignored).
-* ``M``: inputs = targets = every column but the date (columns with an empty header name are left
-  out), in file order, or ``data.columns`` (comma-separated, in that order). A non-empty target must
-  be among them; with ``csv`` and ``M`` the target may be "".
-* ``MS``: inputs as for ``M``, targets = ``[target]``.
-
-``Series.values`` is ``[N, C]`` float64 in the original scale, ``Series.targets`` indexes
-``Series.columns``. Missing values (``data.fill``): ``error`` (the default) names the first missing
-cell; ``ffill`` copies the last value forward (a missing cell in the first row is still an error).
+The series comes from ``experiments/forecasting/series.py`` (``load_series``).
 
 Splits (``split_borders``; half-open row ranges, chronological, ``train``, ``valid``, ``test``):
 
@@ -52,239 +27,19 @@ column where there is one.
 
 from __future__ import annotations
 
-import importlib
 import math
-import warnings
-from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from rnn_research.data.fields import comma_list
+from experiments.forecasting.series import DAY, Series, median_spacing
 
 if TYPE_CHECKING:
     import ml_collections
 
-SOURCES = ("csv", "statsmodels")
-FEATURES = ("S", "M", "MS")
-FILLS = ("error", "ffill")
 SPLITS = ("ett", "ratio", "dates")
-# dataset -> (date column or None for the index, value column)
-STATSMODELS = {"sunspots": ("YEAR", "SUNACTIVITY"), "co2": (None, "co2"), "nile": ("year", "volume")}
-MISSING = ("", "nan", "NaN", "NAN")
 ETT_DAYS = (12 * 30, 4 * 30, 4 * 30)
-DAY = 86_400
-
-
-class Series(NamedTuple):
-    """A series: values ``[N, C]`` (float64, original scale), dates ``[N]`` (datetime64[s]), the input
-    column names, the target indices into them and a one-line description."""
-
-    values: np.ndarray
-    dates: np.ndarray
-    columns: list[str]
-    targets: list[int]
-    description: str
-
-
-# ---------------------------------------------------------------------------------- columns
-def _select(data: ml_collections.ConfigDict, header: list[str], date: str | None, name: str, default: str = ""):
-    """Input column names and target indices for ``data.features`` (see the module docstring)."""
-    features, target = data.features, str(data.target).strip() or default
-    if features not in FEATURES:
-        raise ValueError(f"data.features={features!r} is not one of {list(FEATURES)}")
-    shown = ", ".join(header)
-    if target and target not in header:
-        raise ValueError(f"data.target: {name} has no column {target!r} (header: {shown})")
-    if target and target == date:
-        raise ValueError(f"data.target={target!r} is the date column of {name}")
-    if features == "S":
-        if not target:
-            raise ValueError("data.target is required with data.features='S'")
-        return [target], [0]
-    if data.columns:
-        columns = comma_list(data.columns, "data.columns")
-        for column in columns:
-            if column not in header:
-                raise ValueError(f"data.columns: {name} has no column {column!r} (header: {shown})")
-            if column == date:
-                raise ValueError(f"data.columns: {column!r} is the date column of {name}")
-    else:
-        columns = [c for c in header if c != date and c]
-    if not columns:
-        raise ValueError(f"data.columns: {name} has no value column besides the date (header: {shown})")
-    if target and target not in columns:
-        raise ValueError(f"data.columns={data.columns!r} does not include data.target={target!r}")
-    if features == "M":
-        return columns, list(range(len(columns)))
-    if not target:
-        raise ValueError("data.target is required with data.features='MS'")
-    return columns, [columns.index(target)]
-
-
-def _fill(values: np.ndarray, fill: str, where: Callable[[int], str], columns: list[str]) -> np.ndarray:
-    """``values`` with missing (NaN) cells checked or forward-filled."""
-    if fill not in FILLS:
-        raise ValueError(f"data.fill={fill!r} is not one of {list(FILLS)}")
-    missing = np.isnan(values)
-    if not missing.any():
-        return values
-    if fill == "error":
-        row, col = np.argwhere(missing)[0]
-        raise ValueError(
-            f'data.fill: {where(row)}: column {columns[col]!r} is empty or NaN; set data.fill="ffill" to forward-fill'
-        )
-    if missing[0].any():
-        col = int(np.flatnonzero(missing[0])[0])
-        raise ValueError(
-            f"data.fill: {where(0)}: column {columns[col]!r} is empty or NaN in the first row (nothing to forward-fill)"
-        )
-    return pd.DataFrame(values).ffill().to_numpy(np.float64)
-
-
-def _spacing(dates: np.ndarray) -> int | None:
-    """The median spacing of the dates in seconds (None for fewer than two dates)."""
-    if len(dates) < 2:
-        return None
-    return int(np.median(np.diff(dates).astype(np.int64)))
-
-
-def _frequency(dates: np.ndarray) -> str:
-    seconds = _spacing(dates)
-    if seconds is None:
-        return "a single date"
-    if seconds % DAY == 0:
-        days = seconds // DAY
-        named = {1: "daily", 7: "weekly", 365: "yearly", 366: "yearly"}
-        if days in named:
-            return named[days]
-        return "monthly" if 28 <= days <= 31 else "quarterly" if 89 <= days <= 92 else f"every {days} days"
-    if seconds % 3600 == 0:
-        return "hourly" if seconds == 3600 else f"every {seconds // 3600} hours"
-    if seconds % 60 == 0:
-        return f"{seconds // 60}-minute"
-    return f"every {seconds} s"
-
-
-def _check_increasing(dates: np.ndarray, where: Callable[[int], str]) -> None:
-    bad = np.flatnonzero(np.diff(dates) <= np.timedelta64(0, "s"))
-    if len(bad):
-        i = int(bad[0]) + 1
-        raise ValueError(
-            f"data.date_column: {where(i)}: date {dates[i]} is not after the previous date {dates[i - 1]} "
-            "(dates must strictly increase)"
-        )
-
-
-def _describe(name: str, values: np.ndarray, dates: np.ndarray, features: str) -> str:
-    n, c = values.shape
-    return f"{name}: {n:,} rows x {c} column{'s' if c != 1 else ''} ({features}), {_frequency(dates)}"
-
-
-# ---------------------------------------------------------------------------------- sources
-def _to_float(cells: np.ndarray) -> tuple[np.ndarray, int | None]:
-    """Floats of string cells (missing cells NaN) and the index of the first non-number (or None)."""
-    try:
-        values = cells.astype(np.float64)
-    except ValueError:
-        stripped = pd.Series(cells, dtype=object).str.strip()
-        values = pd.to_numeric(stripped, errors="coerce").to_numpy(np.float64, na_value=np.nan)
-        wrong = np.isnan(values) & ~stripped.isin(MISSING).to_numpy()
-    else:
-        wrong = np.zeros(len(values), bool)
-    wrong |= np.isinf(values)
-    bad = np.flatnonzero(wrong)
-    return values, (int(bad[0]) if len(bad) else None)
-
-
-def _load_csv(data: ml_collections.ConfigDict) -> Series:
-    if not data.path:
-        raise ValueError("data.path is required with data.source='csv'")
-    path = Path(data.path)
-    if not path.is_file():
-        raise FileNotFoundError(f"data.path: no such file: {path}")
-    try:
-        frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"data.path: {path} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e:
-        detail = " ".join(str(e).split())
-        raise ValueError(f"data.path: {path}: cannot read as CSV: {detail}") from None
-    table = frame.to_numpy(dtype=object)
-    header = [str(h).strip() for h in table[0]]
-    repeated = sorted({h for h in header if h and header.count(h) > 1})
-    if repeated:
-        raise ValueError(f"data.path: {path}: the header repeats column(s) {repeated} (header: {', '.join(header)})")
-    lines = np.arange(2, len(table) + 1)  # the header is line 1
-    body = table[1:]
-    keep = ~(body == "").all(axis=1)  # blank lines
-    body, lines = body[keep], lines[keep]
-    if not len(body):
-        raise ValueError(f"data.path: {path} has a header but no data rows")
-
-    def where(i: int) -> str:
-        return f"{path}:{lines[i]}"
-
-    date = str(data.date_column).strip() or "date"
-    if date not in header:
-        raise ValueError(f"data.date_column: {path} has no column {date!r} (header: {', '.join(header)})")
-    columns, targets = _select(data, header, date, str(path))
-
-    cells = body[:, header.index(date)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": parsed one by one
-        parsed = pd.to_datetime(pd.Series(cells, dtype=object).str.strip(), errors="coerce", utc=True)
-    dates = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
-    bad = np.flatnonzero(np.isnat(dates))
-    if len(bad):
-        i = int(bad[0])
-        raise ValueError(f"data.date_column: {where(i)}: column {date!r}: {cells[i]!r} is not a date")
-    _check_increasing(dates, where)
-
-    values = np.empty((len(body), len(columns)), np.float64)
-    for j, column in enumerate(columns):
-        cells = body[:, header.index(column)]
-        values[:, j], bad_row = _to_float(cells)
-        if bad_row is not None:
-            raise ValueError(f"data.path: {where(bad_row)}: column {column!r}: {cells[bad_row]!r} is not a number")
-    values = _fill(values, data.fill, where, columns)
-    return Series(values, dates, columns, targets, _describe(path.name, values, dates, data.features))
-
-
-def _load_statsmodels(data: ml_collections.ConfigDict) -> Series:
-    name = data.dataset
-    if name not in STATSMODELS:
-        raise ValueError(f"data.dataset={name!r} is not one of {list(STATSMODELS)}")
-    module = importlib.import_module(f"statsmodels.datasets.{name}")
-    frame = module.load_pandas().data
-    date, value = STATSMODELS[name]
-    label = f"statsmodels.datasets.{name}"
-    header = [str(c) for c in frame.columns]
-    columns, targets = _select(data, header, date, label, default=value)
-    if date is None:
-        dates = pd.DatetimeIndex(frame.index).to_numpy().astype("datetime64[s]")
-    else:
-        years = frame[date].to_numpy().astype(np.int64).astype(str)
-        dates = years.astype("datetime64[Y]").astype("datetime64[s]")
-
-    def where(i: int) -> str:
-        return f"{label}:{i + 1} ({np.datetime_as_string(dates[i], unit='D')})"
-
-    _check_increasing(dates, where)
-    values = frame[columns].to_numpy(np.float64)
-    values = _fill(values, data.fill, where, columns)
-    return Series(values, dates, columns, targets, _describe(f"statsmodels {name}", values, dates, data.features))
-
-
-def load_series(data: ml_collections.ConfigDict) -> Series:
-    """The series ``config.data`` describes (see the module docstring)."""
-    if data.source == "csv":
-        return _load_csv(data)
-    if data.source == "statsmodels":
-        return _load_statsmodels(data)
-    raise ValueError(f"data.source={data.source!r} is not one of {list(SOURCES)}")
 
 
 # ---------------------------------------------------------------------------------- splits
@@ -307,7 +62,7 @@ def split_borders(series: Series, data: ml_collections.ConfigDict) -> dict[str, 
     """Half-open row ranges ``{"train": (0, a), "valid": (a, b), "test": (b, c)}`` for ``data.split``."""
     n = len(series.values)
     if data.split == "ett":
-        spacing = _spacing(series.dates)
+        spacing = median_spacing(series.dates)
         if spacing is None or spacing <= 0 or DAY % spacing:
             raise ValueError(
                 f"data.split='ett': the median date spacing ({spacing} s) does not divide a day; "

@@ -11,11 +11,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from rnn_research import cells, layers
+from rnn_research import cells, configured, decoding, layers
 from rnn_research.configured import make_cell, make_rnn
 
 DECODERS = ("direct", "autoregressive")
-TRAINING_ONLY = ("dropout", "teacher_forcing", "remat", "unroll", "backward", "truncate_every", "scan_mode")
+TRAINING_ONLY = (*configured.TRAINING_ONLY, "teacher_forcing")
 
 
 # ----------------------------------------------------------------------------------- model
@@ -93,19 +93,15 @@ class Forecaster(nn.Module):
         else:
             truth = jnp.swapaxes(targets, 0, 1).astype(previous.dtype)  # [H, B, Ct]
 
-        def step(carry: Any, inputs: tuple[jax.Array, jax.Array]) -> tuple[Any, jax.Array]:
-            states, prev = carry
-            use_truth, true_value = inputs
-            h, new_states = prev, []
-            for p, s in zip(params, states):
-                s, h = cell(p, s, h)
-                new_states.append(s)
-            out = (h @ kernel + bias[None]).reshape(h.shape[0], self.num_targets, outputs)
-            nxt = jnp.where(use_truth, true_value, out[..., 0].astype(prev.dtype))
-            return (new_states, nxt), out
+        def step(states: list[Any], prev: jax.Array, context: Any) -> tuple[list[Any], jax.Array]:
+            states, h = decoding.step_stack(cell, params, states, prev)  # prev [B, Ct]
+            return states, (h @ kernel + bias[None]).reshape(h.shape[0], self.num_targets, outputs)
 
-        _, raw = jax.lax.scan(step, (list(finals), previous), (teach, truth))
-        return jnp.swapaxes(raw, 0, 1)  # [B, H, Ct, outputs]
+        def choose(out: jax.Array, t: jax.Array, key: Any) -> jax.Array:
+            """The next input: the true value at a teacher-forced step, else the forecast mean."""
+            return jnp.where(teach[t], truth[t], out[..., 0].astype(previous.dtype))
+
+        return decoding.generate(step, list(finals), previous, self.horizon, choose).outputs  # [B, H, Ct, outputs]
 
 
 def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Forecaster:

@@ -9,7 +9,6 @@ has a z-score (residual statistics from the train split) above ``forecast.anomal
 from __future__ import annotations
 
 import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,11 @@ import jax
 import ml_collections
 import numpy as np
 
-from experiments.forecasting import baselines
+from experiments.forecasting import metrics
 from experiments.forecasting import plots as forecasting_plots
 from experiments.forecasting.model import TRAINING_ONLY, make_model
 from experiments.forecasting.pipeline import make_data
-from rnn_research import checkpoint
+from rnn_research import checkpoint, io
 from rnn_research.configured import check_model_config
 
 
@@ -50,12 +49,10 @@ def forecast(model: Any, params: Any, x: np.ndarray, batch: int = 256) -> tuple[
 
 
 def _write_csv(path: Path, header: list[str], rows: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
+    with io.atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
         writer.writerows(rows)
-    tmp.replace(path)
 
 
 def _date(value: Any) -> str:
@@ -91,9 +88,10 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str,
     header = ["origin", "step", "date", "column", "forecast"] + (["lower", "upper"] if lower is not None else [])
     out = workdir / f"predictions_{split}.csv"
     _write_csv(out, [*header, "actual"], rows())
-    scores = baselines.metrics(mean, y, pred_raw=pred_raw, y_raw=y_raw, mase_scale=p.mase_scale, std=sigma, z=z)
-    curves = {k: v.tolist() for k, v in baselines.per_horizon(mean, y).items()}
-    (workdir / f"per_horizon_{split}.json").write_text(json.dumps(curves))
+    scale, offset = p.scaler.std[cols], p.scaler.mean[cols]
+    scores = metrics.evaluate(mean, y, scale=scale, offset=offset, mase_scale=p.mase_scale, sigma=sigma, z=z)
+    curves = {k: v.tolist() for k, v in metrics.per_horizon(mean, y).items()}
+    io.atomic_write_json(workdir / f"per_horizon_{split}.json", curves)
     plots = forecasting_plots.forecasts(
         workdir / "plots", split, p, origins, x, y, mean, sigma, z, config.predict.num_plots
     )

@@ -10,8 +10,9 @@ from typing import Any
 import ml_collections
 import numpy as np
 
-from experiments.forecasting import baselines
+from experiments.forecasting import baselines, metrics
 from experiments.forecasting import data as fdata
+from experiments.forecasting import series as fseries
 from rnn_research import sharding
 from rnn_research.experiment import Data
 
@@ -32,7 +33,7 @@ class Prepared:
 
     def __init__(self, config: ml_collections.ConfigDict) -> None:
         data, fc = config.data, config.forecast
-        self.series = fdata.load_series(data)
+        self.series = fseries.load_series(data)
         self.borders = fdata.split_borders(self.series, data)
         self.lookback, self.horizon = int(data.lookback), int(data.horizon)
         a, b = self.borders["train"]
@@ -55,7 +56,7 @@ class Prepared:
             )
         self.mean = self.scaler.mean[self.targets].astype(np.float32)
         self.std = self.scaler.std[self.targets].astype(np.float32)
-        self.mase_scale = baselines.mase_scale(self.series.values[a:b][:, self.targets], fc.mase_period).astype(
+        self.mase_scale = metrics.mase_scale(self.series.values[a:b][:, self.targets], fc.mase_period).astype(
             np.float32
         )
         x_train, y_train = self.windows("train")

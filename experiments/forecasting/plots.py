@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from rnn_research import io
+
 
 def _figure(size: tuple[float, float]) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -22,7 +24,8 @@ def _figure(size: tuple[float, float]) -> Any:
 def _save(fig: Any, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
     return path
 
 

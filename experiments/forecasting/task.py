@@ -1,8 +1,8 @@
 """Time-series forecasting on the shared harness: RNN forecasters, baselines in the same run, plots.
 
-Data (``experiments/forecasting/data.py``): a CSV with a date column (the ETT layout) or a series
-statsmodels ships; Informer's modes ``S`` / ``M`` / ``MS`` (``data.features``); the ETT split
-(12/4/4 months) or chronological ratios or dates; per-column z-scores fitted on train only.
+Data (``series.py`` reads, ``data.py`` splits and windows): a CSV with a date column (the ETT
+layout) or a series statsmodels ships; Informer's modes ``S`` / ``M`` / ``MS`` (``data.features``);
+the ETT split (12/4/4 months) or chronological ratios or dates; per-column z-scores fitted on train only.
 A window at origin ``t`` reads the lookback ``x = rows [t - L, t)`` of the input channels and
 forecasts ``y = rows [t, t + H)`` of the target channels; targets never leave their split, and
 with ``data.context="previous"`` (Informer's borders, the default for ETT) the lookback of the
@@ -30,8 +30,8 @@ evaluation record (``<metric>_<baseline>``): ``repeat_last``, ``seasonal_naive``
 (``forecast.seasonal_period``), ``linear`` (least squares over the lookback, fitted on train
 windows), ``ar`` (AR(``forecast.ar_lags``) fitted on the train series) and ``arima``
 (``forecast.arima_order``, statsmodels, fitted on train and run from every origin with the fitted
-parameters). Metrics: ``mse`` and ``mae`` on the normalised scale (the papers' numbers);
-``rmse_orig``, ``mae_orig``, ``mape_orig`` (%) and ``mase`` on the original scale.
+parameters). Metrics (``metrics.py``, one definition for JAX and NumPy): ``mse`` and ``mae`` on
+the normalised scale (the papers' numbers); ``rmse_orig``, ``mae_orig``, ``mape_orig`` (%) and ``mase`` on the original scale.
 
 Modes (``experiments/forecasting/modes.py``): ``--mode=predict`` writes every test window's
 forecasts as CSV with plots and per-horizon curves; ``--mode=anomalies`` flags points whose
@@ -40,8 +40,6 @@ one-step forecast residual has a large z-score.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,11 +48,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from experiments.forecasting import metrics
 from experiments.forecasting.model import DECODERS, TRAINING_ONLY, Forecaster, make_model  # noqa: F401
 from experiments.forecasting.modes import anomalies, predict
 from experiments.forecasting.pipeline import Prepared, make_data  # noqa: F401
-
-_LOG_2PI = math.log(2 * math.pi)
+from rnn_research import io
 
 
 def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str, Any]) -> None:
@@ -69,10 +67,7 @@ def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str,
         "std": p.scaler.std.tolist(),
         "borders": {k: list(v) for k, v in p.borders.items()},
     }
-    path = Path(workdir) / "scaler.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2))
-    tmp.replace(path)
+    io.atomic_write_json(Path(workdir) / "scaler.json", record, indent=2)
 
 
 # ------------------------------------------------------------------------------ loss, metrics
@@ -80,71 +75,40 @@ def model_inputs(batch: Mapping[str, Any], carry: Any) -> tuple:
     return (batch["inputs"],)
 
 
-def gaussian_nll(y: jax.Array, mean: jax.Array, sigma: jax.Array) -> jax.Array:
-    """Elementwise ``-log N(y; mean, sigma^2)``."""
-    return 0.5 * _LOG_2PI + jnp.log(sigma) + 0.5 * jnp.square((y - mean) / sigma)
-
-
-def _error_totals(pred: jax.Array, batch: Mapping[str, Any], w: jax.Array, suffix: str = "") -> dict[str, jax.Array]:
-    """Summed errors of ``pred [B, H, Ct]`` (normalised) on both scales, rows weighted by ``w [B, 1, 1]``."""
-    y = batch["targets"]
-    err = pred - y
-    std, mean = batch["std"][:, None, :], batch["mean"][:, None, :]
-    err_orig = err * std
-    y_orig = y * std + mean
-    nonzero = (jnp.abs(y_orig) > 1e-8) & (w > 0)
-    totals = {
-        "total_se": jnp.sum(w * jnp.square(err)),
-        "total_ae": jnp.sum(w * jnp.abs(err)),
-        "total_se_orig": jnp.sum(w * jnp.square(err_orig)),
-        "total_ae_orig": jnp.sum(w * jnp.abs(err_orig)),
-        "total_ase": jnp.sum(w * jnp.abs(err_orig) / batch["mase_scale"][:, None, :]),
-        "total_ape": jnp.sum(jnp.where(nonzero, jnp.abs(err_orig) / jnp.where(nonzero, jnp.abs(y_orig), 1.0), 0.0)),
-        "total_ape_n": jnp.sum(nonzero.astype(jnp.float32)),
-    }
-    return {f"{k}{suffix}": v for k, v in totals.items()}
+def error_totals(
+    pred: jax.Array, batch: Mapping[str, Any], sigma: jax.Array | None = None, z: float = 1.96
+) -> dict[str, jax.Array]:
+    """:func:`metrics.totals` of ``pred [B, H, Ct]`` (normalised) for a batch, padding rows weighted 0."""
+    return metrics.totals(
+        jnp,
+        pred,
+        batch["targets"],
+        scale=batch["std"][:, None, :],
+        offset=batch["mean"][:, None, :],
+        mase_scale=batch["mase_scale"][:, None, :],
+        weights=batch["weights"],
+        sigma=sigma,
+        z=z,
+    )
 
 
 def loss_and_metrics(
     model: Forecaster, variables: Any, batch: Mapping[str, Any], carry: Any, rng: jax.Array, train: bool
 ) -> tuple[jax.Array, tuple[dict[str, jax.Array], Any]]:
+    """Loss: the mean squared error, or the mean Gaussian NLL; metrics: ``total_*`` sums (see metrics.py)."""
     y = batch["targets"]
     mean, sigma = model.apply(
         variables, batch["inputs"], y if train else None, deterministic=not train, rngs={"dropout": rng}
     )
-    w = batch["weights"][:, None, None]
-    n = jnp.sum(batch["weights"]) * y.shape[1] * y.shape[2]
-    nll = None if sigma is None else jnp.sum(w * gaussian_nll(y, mean, sigma))
-    loss = (jnp.sum(w * jnp.square(mean - y)) if nll is None else nll) / jnp.maximum(n, 1.0)
-    metrics = {"total_n": n, **_error_totals(mean, batch, w)}
-    if sigma is not None:
-        z = model.interval_z
-        inside = jnp.abs(y - mean) <= z * sigma
-        metrics.update(
-            total_covered=jnp.sum(w * inside),
-            total_width=jnp.sum(w * 2 * z * sigma * batch["std"][:, None, :]),
-            total_nll=nll,
-        )
+    totals = error_totals(mean, batch, sigma, model.interval_z)
+    loss = (totals["se"] if sigma is None else totals["nll"]) / jnp.maximum(totals["n"], 1.0)
+    out = {f"total_{k}": v for k, v in totals.items()}
     for key in batch:
         if key.startswith("baseline_"):
-            totals = _error_totals(batch[key], batch, w, suffix="_" + key[len("baseline_") :])
-            metrics.update({k: v for k, v in totals.items() if not k.startswith("total_ape")})
-    return loss, (metrics, carry)
-
-
-def _derived(values: Mapping[str, float], suffix: str = "") -> dict[str, float]:
-    n = max(values["total_n"], 1.0)
-    out = {
-        "mse": values[f"total_se{suffix}"] / n,
-        "mae": values[f"total_ae{suffix}"] / n,
-        "rmse_orig": math.sqrt(values[f"total_se_orig{suffix}"] / n),
-        "mase": values[f"total_ase{suffix}"] / n,
-    }
-    if f"total_ae_orig{suffix}" in values:
-        out["mae_orig"] = values[f"total_ae_orig{suffix}"] / n
-    if f"total_ape{suffix}" in values:
-        out["mape_orig"] = 100.0 * values[f"total_ape{suffix}"] / max(values[f"total_ape_n{suffix}"], 1.0)
-    return {f"{k}{suffix}": v for k, v in out.items()}
+            name = key[len("baseline_") :]
+            base = error_totals(batch[key], batch)
+            out.update({f"total_{k}_{name}": v for k, v in base.items() if k not in ("n", "ape", "ape_n")})
+    return loss, (out, carry)
 
 
 def finalize_metrics(config: ml_collections.ConfigDict, values: dict[str, float]) -> dict[str, float]:
@@ -152,15 +116,11 @@ def finalize_metrics(config: ml_collections.ConfigDict, values: dict[str, float]
     if "total_n" not in values:
         return values
     out = {k: v for k, v in values.items() if not k.startswith("total_")}
-    out.update(_derived(values))
-    n = max(values["total_n"], 1.0)
-    if "total_covered" in values:
-        out.update(
-            coverage=values["total_covered"] / n, interval_width=values["total_width"] / n, nll=values["total_nll"] / n
-        )
+    out.update(metrics.summarize({k[len("total_") :]: v for k, v in values.items() if k.startswith("total_")}))
     names = sorted({k[len("total_se_orig_") :] for k in values if k.startswith("total_se_orig_")})
     for name in names:
-        out.update(_derived(values, suffix=f"_{name}"))
+        sums = {k: values[f"total_{k}_{name}"] for k in ("se", "ae", "se_orig", "ae_orig", "ase")}
+        out.update({f"{k}_{name}": v for k, v in metrics.summarize({"n": values["total_n"], **sums}).items()})
     return out
 
 

@@ -15,6 +15,9 @@ Corpora (``config.data.source``):
 * ``tfds``: ``tensorflow_datasets.load(data.tfds_name)`` (e.g. ``tiny_shakespeare``), when the
   user has it installed; the splits' ``text`` features.
 
+Tokens come from the shared tokenisers (:mod:`rnn_research.data.tokenize`: ``char`` is ``chars``,
+``word`` is ``words``) and the shared :class:`rnn_research.data.vocab.Vocab` (:func:`build_vocab`).
+
 Batching follows Zaremba et al.'s reader: a split's token ids are cut to a multiple of the batch
 size and reshaped to ``[B, N]`` (row ``b`` is the ``b``-th contiguous chunk of the stream); window
 ``i`` reads columns ``[i*S, (i+1)*S)`` as inputs and the next column of each as targets.
@@ -22,8 +25,6 @@ size and reshaped to ``[B, N]`` (row ``b`` is the ``b``-th contiguous chunk of t
 
 from __future__ import annotations
 
-import json
-import os
 import sysconfig
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -32,8 +33,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-EOS, UNK = "<eos>", "<unk>"
-LEVELS = ("char", "word")
+from rnn_research.data import tokenize as tokenizers
+from rnn_research.data.vocab import DEFAULT_SYMBOLS, Vocab, rank_tokens
+from rnn_research.io import read_utf8
+
+EOS, UNK = tokenizers.EOS, DEFAULT_SYMBOLS["unk"]
+TOKENIZER_OF_LEVEL = {"char": "chars", "word": "words"}
+LEVELS = tuple(TOKENIZER_OF_LEVEL)
 SOURCES = ("text", "ptb", "stdlib", "tfds")
 
 
@@ -47,48 +53,21 @@ class Corpus(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------- reading
-def read_text(path: str | Path, key: str = "data.path") -> str:
-    """The file as text; one-line errors for a missing, empty or non-UTF-8 file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{key}: no such file: {path}")
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise ValueError(f"{key}: {path} is empty")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw.count(b"\n", 0, e.start) + 1
-        raise ValueError(
-            f"{key}: {path} is not valid UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}, line {line})"
-        ) from None
+def tokenizer(level: str) -> tokenizers.Tokenizer:
+    """The shared tokeniser of ``data.level`` (``char``: ``chars``, ``word``: ``words``)."""
+    if level not in TOKENIZER_OF_LEVEL:
+        raise ValueError(f"data.level={level!r} is not one of {list(LEVELS)}")
+    return tokenizers.get(TOKENIZER_OF_LEVEL[level])
 
 
 def tokenize(text: str, level: str) -> list[str]:
     """``char``: every character; ``word``: whitespace-separated words with ``<eos>`` at each line end."""
-    if level == "char":
-        return list(text)
-    if level == "word":
-        tokens: list[str] = []
-        for line in text.splitlines():
-            tokens.extend(line.split())
-            tokens.append(EOS)
-        return tokens
-    raise ValueError(f"data.level={level!r} is not one of {list(LEVELS)}")
+    return tokenizer(level).split(text)
 
 
 def detokenize(tokens: Sequence[str], level: str) -> str:
     """Text from tokens: characters joined; words joined by spaces, ``<eos>`` as a line break."""
-    if level == "char":
-        return "".join(tokens)
-    lines, line = [], []
-    for token in tokens:
-        if token == EOS:
-            lines.append(" ".join(line))
-            line = []
-        else:
-            line.append(token)
-    return "\n".join([*lines, " ".join(line)])
+    return tokenizer(level).join(tokens)
 
 
 def _ptb_files(path: Path) -> dict[str, Path]:
@@ -160,7 +139,7 @@ def load_corpus(data: Any) -> Corpus:
     if data.source == "text":
         if not data.path:
             raise ValueError("data.path is required with data.source='text'")
-        text = read_text(data.path)
+        text = read_utf8(data.path)
         if not 0.0 < data.train_fraction < 1.0:
             raise ValueError(f"data.train_fraction must be in (0, 1), got {data.train_fraction}")
         cut = int(len(text) * data.train_fraction)
@@ -170,7 +149,7 @@ def load_corpus(data: Any) -> Corpus:
         if not data.path:
             raise ValueError("data.path is required with data.source='ptb'")
         files = _ptb_files(Path(data.path))
-        splits = [tokenize(read_text(files[s], f"data.path ({s})"), level) for s in ("train", "valid", "test")]
+        splits = [tokenize(read_utf8(files[s], f"data.path ({s})"), level) for s in ("train", "valid", "test")]
         return Corpus(
             *splits, f"{files['train'].parent}/{files['train'].name[: -len('train.txt')]}{{train,valid,test}}.txt"
         )
@@ -189,81 +168,26 @@ def load_corpus(data: Any) -> Corpus:
 
 
 # ------------------------------------------------------------------------------- vocabulary
-class Vocab:
-    """Symbols by id. Out-of-vocabulary tokens map to ``unk`` when there is one."""
+def build_vocab(
+    train: Iterable[str], level: str, *, min_count: int = 1, max_size: int = 0, others: Iterable[Iterable[str]] = ()
+) -> Vocab:
+    """From the train tokens only: by frequency (ties by symbol), ``min_count``, ``max_size``.
 
-    def __init__(self, symbols: Sequence[str], level: str, unk: str | None = None) -> None:
-        self.symbols, self.level, self.unk = list(symbols), level, unk
-        self._ids = {s: i for i, s in enumerate(self.symbols)}
-        if len(self._ids) != len(self.symbols):
-            raise ValueError("vocabulary symbols must be distinct")
-        if unk is not None and unk not in self._ids:
-            raise ValueError(f"unk symbol {unk!r} is not in the vocabulary")
-
-    @classmethod
-    def build(
-        cls,
-        train: Iterable[str],
-        level: str,
-        *,
-        min_count: int = 1,
-        max_size: int = 0,
-        others: Iterable[Iterable[str]] = (),
-    ) -> Vocab:
-        """From the train tokens only: by frequency (ties by symbol), ``min_count``, ``max_size``.
-
-        ``unk`` is ``<unk>``: always at word level (PTB's own ``<unk>`` is kept as that word);
-        at char level only when a character is dropped by the limits or occurs in ``others``
-        (valid/test) but not in train. ``others`` never adds a symbol.
-        """
-        counts = Counter(train)
-        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        kept = [s for s, c in ranked if c >= min_count and s != UNK]
-        if max_size:  # at word level one place is kept for <unk>
-            kept = kept[: max_size - 1] if level == "word" else kept[:max_size]
-        known = set(kept)
-        needs_unk = level == "word" or len(known) < len(counts) or any(t not in known for o in others for t in o)
-        symbols = sorted(kept) if level == "char" else kept
-        return cls([*symbols, UNK] if needs_unk else symbols, level, UNK if needs_unk else None)
-
-    def __len__(self) -> int:
-        return len(self.symbols)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Vocab) and (self.symbols, self.level, self.unk) == (
-            other.symbols,
-            other.level,
-            other.unk,
-        )
-
-    def encode(self, tokens: Sequence[str]) -> np.ndarray:
-        unk = -1 if self.unk is None else self._ids[self.unk]
-        ids = np.fromiter((self._ids.get(t, unk) for t in tokens), np.int32, count=len(tokens))
-        if unk == -1 and (ids < 0).any():
-            missing = sorted({t for t, i in zip(tokens, ids) if i < 0})[:5]
-            raise ValueError(f"tokens not in the vocabulary and no unk symbol: {missing}")
-        return ids
-
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.symbols[int(i)] for i in ids]
-
-    def to_json(self, path: str | Path) -> None:
-        """Writes ``{"level", "unk", "symbols"}`` atomically (a temporary file, then a rename)."""
-        path = Path(path)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"level": self.level, "unk": self.unk, "symbols": self.symbols}, ensure_ascii=False))
-        os.replace(tmp, path)
-
-    @classmethod
-    def from_json(cls, path: str | Path) -> Vocab:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no vocabulary at {path} (train first, or check --workdir)")
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(data["symbols"], data["level"], data["unk"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"{path} is not a vocabulary file ({type(e).__name__}: {e})") from None
+    ``unk`` is ``<unk>``, the LAST id: always at word level (PTB's own ``<unk>`` is kept as that
+    word); at char level only when a character is dropped by the limits or occurs in ``others``
+    (valid/test) but not in train. ``others`` never adds a symbol. Characters are sorted. Word
+    level marks ``<eos>`` as the eos symbol when present. (This order predates the shared
+    :meth:`Vocab.build`; it is kept so that earlier workdirs resume with the same ids.)
+    """
+    counts = Counter(train)
+    kept = rank_tokens(counts, min_count=min_count, exclude=[UNK])
+    if max_size:  # at word level one place is kept for <unk>
+        kept = kept[: max_size - 1] if level == "word" else kept[:max_size]
+    known = set(kept)
+    needs_unk = level == "word" or len(known) < len(counts) or any(t not in known for o in others for t in o)
+    symbols = sorted(kept) if level == "char" else kept
+    eos = EOS if level == "word" and EOS in known else None
+    return Vocab([*symbols, UNK] if needs_unk else symbols, level, unk=UNK if needs_unk else None, eos=eos)
 
 
 # --------------------------------------------------------------------------------- batching

@@ -36,22 +36,13 @@ import numpy as np
 import optax
 
 from experiments.lm import data as lm_data
-from rnn_research import checkpoint, layers, sharding
+from rnn_research import checkpoint, configured, decoding, layers, sharding
 from rnn_research.configured import check_model_config, make_cell, make_rnn
 from rnn_research.experiment import Data
 
 VOCAB_FILE = "vocab.json"
-SAMPLE_FREE = (
-    "dropout",
-    "variational",
-    "embed_dropout",
-    "weight_drop",
-    "remat",
-    "unroll",
-    "backward",
-    "truncate_every",
-    "scan_mode",
-)  # training-only
+# ``config.model`` fields sampling ignores (how training regularises, how anything is computed).
+TRAINING_ONLY = (*configured.TRAINING_ONLY, "variational", "embed_dropout", "weight_drop")
 
 
 # ------------------------------------------------------------------------------------ data
@@ -59,7 +50,7 @@ def make_data(config: ml_collections.ConfigDict) -> Data:
     data, global_batch = config.data, config.train.batch_size
     corpus = lm_data.load_corpus(data)
     others = [corpus.valid] + ([corpus.test] if corpus.test is not None else [])
-    vocab = lm_data.Vocab.build(
+    vocab = lm_data.build_vocab(
         corpus.train, data.level, min_count=data.min_count, max_size=data.max_vocab, others=others
     )
 
@@ -192,13 +183,13 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> La
 # ------------------------------------------------------------------------ carry, loss, metrics
 def init_carry(config: ml_collections.ConfigDict, info: Mapping[str, Any], batch_size: int) -> list[dict]:
     """Zero states, one ``{"h": [B, H], ("c": [B, H])}`` dict per layer (a learned initial state
-    replaces them at every reset, in :func:`_states`)."""
+    replaces them at every reset, in :func:`carried_states`)."""
     fields = make_cell(config.model).state_type._fields
     zeros = np.zeros((batch_size, config.model.hidden_size), np.float32)
     return [{k: zeros for k in fields}] * config.model.num_layers
 
 
-def _states(model: LanguageModel, variables: Any, carry: list[dict], reset: jax.Array) -> list[Any]:
+def carried_states(model: LanguageModel, variables: Any, carry: list[dict], reset: jax.Array) -> list[Any]:
     """The carried states, restarted where ``reset`` ([B]) from zeros or the learned initial state."""
     cell = model.rnn.resolved_cell()
     per_layer = layers.layer_params(variables["params"]["rnn"])
@@ -218,7 +209,7 @@ def model_inputs(batch: Mapping[str, Any], carry: Any) -> tuple:
 def loss_and_metrics(
     model: LanguageModel, variables: Any, batch: Mapping[str, Any], carry: Any, rng: jax.Array, train: bool
 ) -> tuple[jax.Array, tuple[dict[str, jax.Array], Any]]:
-    states = _states(model, variables, carry, batch["reset"])
+    states = carried_states(model, variables, carry, batch["reset"])
     logits, finals = model.apply(variables, batch["inputs"], states, deterministic=not train, rngs={"dropout": rng})
     xent = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["targets"])
     nats = jnp.mean(xent)
@@ -246,7 +237,13 @@ def generate(
     top_k: int,
     seed: int,
 ) -> np.ndarray:
-    """``length`` token ids sampled after reading ``prime_ids`` (non-empty), in one jitted program."""
+    """``length`` token ids ``[length]`` sampled after reading ``prime_ids`` (non-empty), in one jitted program.
+
+    All of the prime but its last token is read by a scan over the stacked cells; :func:`decoding.sample`
+    then feeds the last one and samples every next token from ``softmax(logits / temperature)``
+    (``temperature=0``: argmax) over the ``top_k`` most likely (0: all). Step ``t`` draws with
+    ``jax.random.split(PRNGKey(seed), length)[t]``: same seed, same text.
+    """
     cell = make_cell(config.model)
     per_layer = layers.layer_params(params["rnn"])
     embedding = params["embedding"]
@@ -256,35 +253,16 @@ def generate(
             return h @ params["output"]["kernel"] + params["output"]["bias"][None]
         return h @ embedding.T + params["output_bias"][None]
 
-    def advance(states: list[Any], token: jax.Array) -> tuple[list[Any], jax.Array]:
-        x = embedding[token][None]
-        new = []
-        for p, s in zip(per_layer, states):
-            s, x = cell(p, s, x)
-            new.append(s)
-        return new, head(x)[0]
-
-    def pick(logits: jax.Array, key: jax.Array) -> jax.Array:
-        if temperature <= 0.0:
-            return jnp.argmax(logits).astype(jnp.int32)
-        logits = logits / temperature
-        if top_k:
-            kth = jax.lax.top_k(logits, min(top_k, logits.shape[-1]))[0][-1]
-            logits = jnp.where(logits < kth, -jnp.inf, logits)
-        return jax.random.categorical(key, logits).astype(jnp.int32)
+    def step(states: list[Any], tokens: jax.Array, context: Any) -> tuple[list[Any], jax.Array]:
+        states, h = decoding.step_stack(cell, per_layer, states, embedding[tokens])  # tokens [B] -> logits [B, V]
+        return states, head(h)
 
     @jax.jit
     def run(prime: jax.Array, key: jax.Array) -> jax.Array:
         states = [cell.initial_state(1, jnp.float32, params=p) for p in per_layer]
-        states, logits = jax.lax.scan(advance, states, prime)
-
-        def body(carry: Any, key: jax.Array) -> tuple[Any, jax.Array]:
-            states, logits = carry
-            token = pick(logits, key)
-            return advance(states, token), token
-
-        _, tokens = jax.lax.scan(body, (states, logits[-1]), jax.random.split(key, length))
-        return tokens
+        states, _ = jax.lax.scan(lambda s, token: (step(s, token[None], None)[0], None), states, prime[:-1])
+        out = decoding.sample(step, states, prime[-1:], length, key[None], temperature=temperature, top_k=top_k)
+        return out.tokens[0]  # key[None]: row 0 samples with the seed's key itself
 
     return np.asarray(run(jnp.asarray(prime_ids, jnp.int32), jax.random.PRNGKey(seed)))
 
@@ -292,7 +270,7 @@ def generate(
 def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:
     """``--mode=sample``: prints and returns text generated from the workdir's best checkpoint."""
     workdir, s = Path(workdir), config.sample
-    check_model_config(config, workdir, SAMPLE_FREE)
+    check_model_config(config, workdir, TRAINING_ONLY)
     vocab = lm_data.Vocab.from_json(workdir / VOCAB_FILE)
     if vocab.level != config.data.level:
         raise ValueError(f"{workdir / VOCAB_FILE} is {vocab.level} level but data.level={config.data.level!r}")
@@ -305,6 +283,10 @@ def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, 
         raise ValueError("sample.prime is empty; give at least one character")
     if s.length < 1:
         raise ValueError(f"sample.length must be >= 1, got {s.length}")
+    try:
+        decoding.check_sampling(s.temperature, s.top_k, 1.0)
+    except ValueError as e:
+        raise ValueError(f"sample.{e}") from None
     embedding_rows = params["embedding"].shape[0]
     if embedding_rows != len(vocab):
         raise ValueError(

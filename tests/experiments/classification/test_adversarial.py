@@ -35,7 +35,7 @@ def setup(eps: float, dropout: float = 0.0):
     model = sentiment.make_model(config, {"vocab_size": 30, "num_classes": 2})
     rng = np.random.default_rng(0)
     sentences = [rng.integers(2, 30, n).astype(np.int32) for n in (5, 9, 3, 7)]
-    batch = text.pad_batch(sentences, [0, 1, 1, 0], [12], 4)
+    batch = text.labelled_batch(sentences, [0, 1, 1, 0], [12], 4)
     params = model.init(jax.random.key(0), batch["tokens"], batch["lengths"])["params"]
     return model, {"params": params}, dict(batch, weights=np.ones(4, np.float32))
 
@@ -98,7 +98,7 @@ def test_training_loss_adds_the_loss_at_the_worst_direction_with_a_first_order_g
 
 def test_padding_does_not_change_the_adversarial_loss():
     model, variables, batch = setup(0.1)
-    longer = text.pad_batch(
+    longer = text.labelled_batch(
         [batch["tokens"][i, : batch["lengths"][i]] for i in range(4)], batch["labels"].tolist(), [20], 4
     )
     longer["tokens"][longer["tokens"] == 0] = 7  # whatever lies in the padding must not matter

@@ -36,7 +36,7 @@ def test_subword_ids_are_the_hashed_ngrams_of_the_marked_word_shorter_first():
 
 
 def test_encode_all_puts_the_word_id_then_its_ngrams_and_keeps_the_spelling_of_unknown_words():
-    vocab = text.Vocab(["<pad>", "<unk>", "funny"])
+    vocab = text.words_vocab(["<pad>", "<unk>", "funny"])
     funny, unfunny, empty = text.encode_all(vocab, ["funny", "unfunny film", ""], 0, SUBWORDS)
     assert funny.shape == (1, 7) and unfunny.shape == (2, 7) and empty.shape == (1, 7)
     assert unfunny[0, 0] == 1 and (unfunny[0, 1:] > 0).all()  # <unk>, but spelled
@@ -56,11 +56,13 @@ def subword_model(**model):
 
 def test_padding_and_batch_neighbours_do_not_change_a_prediction_with_subwords():
     net, params, subwords = subword_model(pooling="attention", bidirectional=True)
-    vocab = text.Vocab(["<pad>", "<unk>", "good", "film", "dull"])
+    vocab = text.words_vocab(["<pad>", "<unk>", "good", "film", "dull"])
     rows = text.encode_all(vocab, ["a good film", "dull , unwatchable and overlong film", "meh"], 0, subwords)
     apply = jax.jit(lambda tokens, lengths: net.apply({"params": params}, tokens, lengths))
-    alone = [apply(*(lambda b: (b["tokens"], b["lengths"]))(text.pad_batch([r], [0], [len(r)], 1)))[0] for r in rows]
-    padded = text.pad_batch(rows, [0] * 3, [16], 8)
+    alone = [
+        apply(*(lambda b: (b["tokens"], b["lengths"]))(text.labelled_batch([r], [0], [len(r)], 1)))[0] for r in rows
+    ]
+    padded = text.labelled_batch(rows, [0] * 3, [16], 8)
     tokens = padded["tokens"].copy()
     beyond = np.arange(tokens.shape[1])[None, :] >= padded["lengths"][:, None]
     tokens[beyond] = 7  # garbage in the padded steps, words and n-grams alike
@@ -68,7 +70,7 @@ def test_padding_and_batch_neighbours_do_not_change_a_prediction_with_subwords()
 
 
 def test_unknown_words_are_told_apart_by_their_spelling_only_with_subwords():
-    vocab = text.Vocab(["<pad>", "<unk>", "film"])
+    vocab = text.words_vocab(["<pad>", "<unk>", "film"])
     net, params, subwords = subword_model()
     a, b = (text.encode_all(vocab, [s], 0, subwords)[0][None] for s in ("splendid film", "dreadful film"))
     assert a[0, 0, 0] == b[0, 0, 0] == 1  # both <unk>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import pathlib
@@ -49,47 +50,58 @@ def smoke_config(path: pathlib.Path, **data) -> ml_collections.ConfigDict:
 
 
 # --------------------------------------------------------------------------- text pipeline
-def test_tokenizer_lowercases_and_splits_punctuation_like_sst():
-    typed = text.tokenize("It's GREAT, isn't it?! I can't")
-    assert typed == ["it", "'s", "great", ",", "is", "n't", "it", "?", "!", "i", "ca", "n't"]
-    assert text.tokenize("it 's great , is n't it ? ! i ca n't") == typed  # SST's own tokenization
-    assert text.tokenize("  ") == []
+def digest(batches) -> str:
+    h = hashlib.sha256()
+    for b in batches:
+        for k in sorted(b):
+            h.update(k.encode())
+            h.update(np.ascontiguousarray(b[k]).tobytes())
+            h.update(str(b[k].dtype).encode())
+    return h.hexdigest()[:16]
 
 
-def test_vocabulary_from_train_only_with_limits_and_json_round_trip(tmp_path):
-    tokens = [["b", "a", "b"], ["c", "b", "a", "d"]]
-    vocab = text.Vocab.build(tokens)
-    assert vocab.words == ["<pad>", "<unk>", "b", "a", "c", "d"]  # by count, ties by word
-    assert text.Vocab.build(tokens, min_count=2).words == ["<pad>", "<unk>", "b", "a"]
-    assert text.Vocab.build(tokens, max_size=3).words == ["<pad>", "<unk>", "b"]
-    np.testing.assert_array_equal(vocab.encode(["a", "zzz", "d"]), [3, 1, 5])
-    assert vocab.decode([2, 1]) == ["b", "<unk>"]
-    vocab.to_json(tmp_path / "vocab.json")
-    assert text.Vocab.from_json(tmp_path / "vocab.json") == vocab
-    (tmp_path / "bad.json").write_text("{")
-    with pytest.raises(ValueError, match="bad.json is not a vocabulary file"):
-        text.Vocab.from_json(tmp_path / "bad.json")
+# Recorded from the classification pipeline before it moved onto rnn_research.data (issue #21):
+# the same seed must give the same train stream (two epochs and a bit, and a resume at step 5)
+# and the same eval batches, with and without subwords.
+STREAM_DIGESTS = {
+    0: ("51477a863af5222a", "a094ff1125d85ee2", {"valid": "a0e20ad488ee0bb0", "test": "4ba110a2de21bde8"}),
+    16: ("cbc16db6647a34a6", "fa61a3fb63280ea4", {"valid": "0bb18098609d5ce3", "test": "f914594b7a0ce0a7"}),
+}
 
 
-def test_buckets_bound_the_padded_lengths_and_an_epoch_uses_every_example_once():
-    lengths = list(range(1, 101))
-    buckets = text.bucket_lengths(lengths, 4)
-    assert buckets == (32, 56, 80, 104)
-    plan = text.epoch_plan(lengths, 8, np.random.default_rng(0), pool=4)
-    assert sorted(np.concatenate(plan).tolist()) == list(range(100))
-    assert all(len(b) == 8 for b in plan if len(b) != 100 % 8) and sum(len(b) < 8 for b in plan) == 1
+@pytest.mark.parametrize("subword_buckets", sorted(STREAM_DIGESTS))
+def test_train_and_eval_batches_from_a_fixed_seed_are_unchanged(subword_buckets):
+    config = sentiment_synthetic.get_config("smoke")
+    config.seed = 3
+    config.model.subword_buckets = subword_buckets
+    train_batches, eval_sets, info = sentiment.make_data(config)
+    assert info["steps_per_epoch"] == 25 and info["buckets"] == (32, 64)
+    stream = train_batches(0)
+    first = [next(stream) for _ in range(2 * info["steps_per_epoch"] + 3)]
+    resumed = train_batches(5)
+    later = [next(resumed) for _ in range(3)]
+    evals = {name: digest(list(batches())) for name, batches in eval_sets.items()}
+    assert (digest(first), digest(later), evals) == STREAM_DIGESTS[subword_buckets]
+    assert digest(later) == digest(first[5:8])
 
-    def spread(plan):
-        return np.mean([np.ptp(np.asarray(lengths)[b]) for b in plan])
 
-    unsorted = text.epoch_plan(lengths, 8, np.random.default_rng(0), pool=1)
-    assert spread(plan) < 0.5 * spread(unsorted)  # sorted within pools: similar lengths share a batch
-    batch = text.pad_batch([np.array([5, 6, 7]), np.array([8])], [1, 0], buckets, 4)
-    assert batch["tokens"].shape == (4, 32)
+def test_vocabulary_is_pad_unk_then_sst_words_by_count():
+    vocab = text.build_vocab(["B a b", "c b, a d"], max_size=5)
+    assert vocab.symbols == ["<pad>", "<unk>", "b", "a", ","]  # by count, ties by token
+    assert (vocab.pad_id, vocab.unk_id, vocab.level) == (0, 1, "sst")
+    assert text.words_vocab(vocab.symbols) == vocab
+
+
+def test_labelled_batches_pad_to_a_bucket_and_bad_buckets_are_named():
+    buckets = (32, 56)
+    batch = text.labelled_batch([np.array([5, 6, 7]), np.array([8])], [1, 0], buckets, 4)
+    assert batch["tokens"].shape == (4, 32) and batch["tokens"].dtype == np.int32
     np.testing.assert_array_equal(batch["lengths"], [3, 1, 1, 1])
+    np.testing.assert_array_equal(batch["labels"], [1, 0, 0, 0])
     np.testing.assert_array_equal(batch["weights"], [1, 1, 0, 0])
+    assert batch["labels"].dtype == np.int32 and batch["weights"].dtype == np.float32
     with pytest.raises(ValueError, match="longer than the largest bucket"):
-        text.pad_batch([np.ones(200, np.int32)], [0], buckets, 1)
+        text.labelled_batch([np.ones(200, np.int32)], [0], buckets, 1)
     config = sentiment_synthetic.get_config("smoke")
     config.data.buckets = "16,x"
     with pytest.raises(ValueError, match="data.buckets='16,x' is not a list of lengths"):
@@ -120,9 +132,9 @@ def test_padding_bucket_and_batch_neighbours_do_not_change_a_prediction(
     sentences = [rng.integers(2, 30, n).astype(np.int32) for n in (5, 11, 2)]
     alone = []
     for s in sentences:  # each sentence by itself, no padding at all
-        padded = text.pad_batch([s], [0], [s.size], 1)
+        padded = text.labelled_batch([s], [0], [s.size], 1)
         alone.append(model.apply({"params": params}, padded["tokens"], padded["lengths"])[0])
-    padded = text.pad_batch(sentences, [0] * 3, [40], 8)  # a larger bucket, padding rows as neighbours
+    padded = text.labelled_batch(sentences, [0] * 3, [40], 8)  # a larger bucket, padding rows as neighbours
     tokens = padded["tokens"].copy()
     tokens[padded["tokens"] == 0] = 7  # whatever lies in the padding must not matter
     logits = model.apply({"params": params}, tokens, padded["lengths"])
@@ -170,7 +182,7 @@ def test_metrics_from_summed_counts_give_accuracy_macro_f1_and_the_confusion_mat
 
     batch = {"tokens": None, "lengths": None, "labels": labels, "weights": weights}
     loss, (values, _) = sentiment.loss_and_metrics(Fixed(), {}, batch, {}, jax.random.key(0), False)
-    summed = train._mean_metrics([values, values])  # two identical batches: counts add up
+    summed = train.mean_metrics([values, values])  # two identical batches: counts add up
     out = sentiment.finalize_metrics(None, summed)
     assert out["examples"] == 10 and out["accuracy"] == pytest.approx(0.6)
     assert (out["confusion_0_0"], out["confusion_0_1"], out["confusion_1_0"], out["confusion_1_1"]) == (2, 2, 2, 4)
@@ -181,7 +193,7 @@ def test_metrics_from_summed_counts_give_accuracy_macro_f1_and_the_confusion_mat
 
 
 def test_glove_vectors_start_the_embedding_and_bad_files_are_named(tmp_path):
-    vocab = text.Vocab(["<pad>", "<unk>", "good", "bad", "rare", ". . ."])
+    vocab = text.words_vocab(["<pad>", "<unk>", "good", "bad", "rare", ". . ."])
     path = tmp_path / "glove.txt"
     path.write_text("good 1 2 3\nunseen 4 5 6\nbad -1 -2 -3\n. . . 7 8 9\n")
     table, found = sentiment.load_embeddings(path, vocab, 3, seed=0)
@@ -227,7 +239,7 @@ def test_training_learns_the_fixture_and_uses_glove_rows(trained, tmp_path):
     for r in (r for r in records if r["split"] == "train"):
         assert r["loss"] == pytest.approx(r["nll"] + r["adversarial_loss"], rel=0.05)
         assert r["adversarial_loss"] > 0.3 * r["loss"]
-    vocab_words = json.loads((workdir / "vocab.json").read_text())["words"]
+    vocab_words = json.loads((workdir / "vocab.json").read_text())["symbols"]
     assert vocab_words[:2] == ["<pad>", "<unk>"] and "charming" in vocab_words
     assert json.loads((workdir / "labels.json").read_text()) == {"labels": ["negative", "positive"]}
 
@@ -325,19 +337,16 @@ def test_presets_build_every_variant_and_refuse_unknown_ones():
     assert (default.model.num_layers, default.model.pooling, default.model.subword_buckets) == (1, "max", 20000)
 
 
-@pytest.mark.slow
-def test_synthetic_corpus_defeats_bag_of_words_but_not_a_bilstm(tmp_path):
-    # The BiLSTM preset on its own 8,000 reviews for 7 of its 8 epochs (one device: a quicker run).
-    steps = ["--config.train.num_epochs=0", "--config.data.synthetic_eval=500", "--config.train.plots=False"]
-    steps += [f"--config.train.{k}=875" for k in ("num_steps", "eval_every", "checkpoint_every")]
-    code, out, err = run(tmp_path / "bilstm", *steps, config="configs/classification/synthetic.py:bilstm", devices=1)
-    assert code == 0, err
-    bilstm = json.loads(out.strip().splitlines()[-1])["final"]["test"]["accuracy"]
+def test_synthetic_corpus_defeats_bag_of_words(tmp_path):
+    """An order-blind model stays near chance on the generated corpus. (That the BiLSTM preset
+    solves it, 99.95% test accuracy after 1,000 steps, is a result in
+    docs/experiments/classification.md with its command: about 90 s of training, too much for
+    the suite; the corpus's label rules are checked in test_synthetic.py.)"""
     config = sentiment_synthetic.get_config("bow")
     config.data.synthetic_eval = 500
     config.train.update(num_epochs=0, num_steps=250, eval_every=250, checkpoint_every=250, plots=False)
     bow = train.train_and_evaluate(config, tmp_path / "bow", sentiment)["test"]["accuracy"]
-    assert bow < 0.7 and bilstm > 0.9, (bow, bilstm)
+    assert bow < 0.7, bow
 
 
 @pytest.mark.skipif(not SST2.is_dir(), reason="../shared/data/sst2 is not here")

@@ -1,4 +1,4 @@
-"""Forecasting baselines and metrics: each test checks a known answer."""
+"""Forecasting baselines: each test checks a known answer (the metrics are in test_metrics.py)."""
 
 import math
 
@@ -166,63 +166,3 @@ def test_arima_forecasts_with_differencing_agree_with_statsmodels_apply():
     fitted = ARIMA(series[:200], order=(1, 1, 0)).fit()
     for w, o in enumerate(origins):
         np.testing.assert_allclose(pred[w], np.asarray(fitted.apply(series[:o]).forecast(4)), atol=1e-8)
-
-
-# ---------------------------------------------------------------------------------- metrics
-def test_metrics_hand_computed():
-    pred = np.array([[[1.0, 1.0], [2.0, 0.0]]])  # [W=1, H=2, Ct=2]
-    y = np.array([[[0.0, 1.0], [4.0, -2.0]]])  # errors 1, 0, -2, 2
-    got = fb.metrics(pred, y, pred_raw=10 * pred, y_raw=10 * y, mase_scale=np.array([5.0, 2.0]))
-    assert got["mse"] == pytest.approx(9 / 4)
-    assert got["mae"] == pytest.approx(5 / 4)
-    assert got["rmse_orig"] == pytest.approx(15.0)
-    assert got["mae_orig"] == pytest.approx(12.5)
-    assert got["mape_orig"] == pytest.approx(50.0)  # the zero target is skipped: mean(0, 0.5, 1) = 0.5
-    assert got["mase"] == pytest.approx((15 / 5 + 10 / 2) / 2)
-    assert "coverage" not in got
-
-    got = fb.metrics(
-        pred, y, pred_raw=10 * pred, y_raw=10 * y, mase_scale=np.array([5.0, 2.0]), std=np.full_like(y, 2.0), z=0.9
-    )
-    assert got["coverage"] == pytest.approx(0.5)  # |err| <= 1.8 for errors 1 and 0 only
-    assert got["interval_width"] == pytest.approx(3.6)
-    assert got["gaussian_nll"] == pytest.approx(0.5 * math.log(8 * math.pi) + 9 / 32)
-
-    all_zero = fb.metrics(pred, y, pred_raw=pred, y_raw=np.zeros_like(y), mase_scale=np.ones(2))
-    assert math.isnan(all_zero["mape_orig"])
-    with pytest.raises(ValueError, match="std must be positive"):
-        fb.metrics(pred, y, pred_raw=pred, y_raw=y, mase_scale=np.ones(2), std=np.zeros_like(y))
-
-
-def test_gaussian_coverage_and_nll():
-    rng = np.random.default_rng(0)
-    shape = (1000, 5, 4)  # 20,000 samples
-    pred = rng.standard_normal(shape)
-    std = rng.uniform(0.5, 2.0, shape)
-    y = pred + std * rng.standard_normal(shape)
-    got = fb.metrics(pred, y, pred_raw=pred, y_raw=y, mase_scale=np.ones(4), std=std)
-    assert abs(got["coverage"] - 0.95) < 0.01
-    assert got["interval_width"] == pytest.approx(np.mean(2 * 1.96 * std))
-    nll = [
-        0.5 * math.log(2 * math.pi) + math.log(s) + 0.5 * ((t - m) / s) ** 2
-        for m, s, t in zip(pred.ravel(), std.ravel(), y.ravel())
-    ]
-    assert got["gaussian_nll"] == pytest.approx(sum(nll) / len(nll), rel=1e-12)
-    expected = 0.5 * math.log(2 * math.pi) + np.mean(np.log(std)) + 0.5  # E[((y - pred) / std)^2] = 1
-    assert got["gaussian_nll"] == pytest.approx(expected, abs=0.03)
-
-
-def test_per_horizon_shapes_and_values():
-    pred = np.broadcast_to(np.arange(4.0)[None, :, None], (3, 4, 2))
-    got = fb.per_horizon(pred, np.zeros((3, 4, 2)))
-    assert got["mse"].shape == got["mae"].shape == (4,)
-    np.testing.assert_allclose(got["mse"], [0, 1, 4, 9])
-    np.testing.assert_allclose(got["mae"], [0, 1, 2, 3])
-
-
-def test_mase_scale_periods_and_zero_scale():
-    train = np.array([[0.0, 3.0], [1.0, 3.0], [3.0, 3.0], [6.0, 3.0]])
-    np.testing.assert_allclose(fb.mase_scale(train), [2.0, 1.0])  # diffs 1, 2, 3; constant channel -> 1
-    np.testing.assert_allclose(fb.mase_scale(train, period=2), [4.0, 1.0])  # diffs 3, 5
-    with pytest.raises(ValueError, match="forecast.seasonal_period"):
-        fb.mase_scale(train, period=0)

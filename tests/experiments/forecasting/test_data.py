@@ -8,7 +8,9 @@ import pytest
 
 from configs.forecasting import common as forecasting_common
 from experiments.forecasting import data as fd
-from experiments.forecasting.data import Scaler, Series
+from experiments.forecasting import series as fs
+from experiments.forecasting.data import Scaler
+from experiments.forecasting.series import Series
 from tests.errors import one_line_error
 from tests.paths import SHARED_DATA
 
@@ -50,7 +52,7 @@ TINY = "date,a,b,OT\n2020-01-01,1,10,100\n2020-01-02,2,20,200\n2020-01-03,3,30,3
 # ------------------------------------------------------------------------------- columns
 def test_features_s_m_ms(tmp_path):
     path = write_text(tmp_path, TINY)
-    s = fd.load_series(data_config(path=str(path)))
+    s = fs.load_series(data_config(path=str(path)))
     assert isinstance(s, Series)
     assert s.columns == ["OT"] and s.targets == [0]
     assert s.values.dtype == np.float64 and s.values.shape == (4, 1)
@@ -59,38 +61,38 @@ def test_features_s_m_ms(tmp_path):
     assert s.dates[1] == np.datetime64("2020-01-02T00:00:00")
     assert s.description == "tiny.csv: 4 rows x 1 column (S), daily"
 
-    m = fd.load_series(data_config(path=str(path), features="M"))
+    m = fs.load_series(data_config(path=str(path), features="M"))
     assert m.columns == ["a", "b", "OT"] and m.targets == [0, 1, 2]
     np.testing.assert_array_equal(m.values[2], [3, 30, 300])
 
-    ms = fd.load_series(data_config(path=str(path), features="MS"))
+    ms = fs.load_series(data_config(path=str(path), features="MS"))
     assert ms.columns == ["a", "b", "OT"] and ms.targets == [2]
 
-    sub = fd.load_series(data_config(path=str(path), features="MS", columns="OT, a"))
+    sub = fs.load_series(data_config(path=str(path), features="MS", columns="OT, a"))
     assert sub.columns == ["OT", "a"] and sub.targets == [0]
     np.testing.assert_array_equal(sub.values[0], [100, 1])
 
 
 def test_only_selected_columns_are_parsed(tmp_path):
     path = write_text(tmp_path, "date,name,OT\n2020-01-01,x,1\n2020-01-02,y,2\n")
-    assert fd.load_series(data_config(path=str(path))).columns == ["OT"]
+    assert fs.load_series(data_config(path=str(path))).columns == ["OT"]
     with one_line_error(ValueError, r"tiny\.csv:2: column 'name': 'x' is not a number"):
-        fd.load_series(data_config(path=str(path), features="M"))
+        fs.load_series(data_config(path=str(path), features="M"))
 
 
 def test_ffill_and_blank_lines(tmp_path):
     text = "date,a,OT\n2020-01-01,1,10\n2020-01-02,NaN,20\n\n2020-01-03,,\n2020-01-04,4,40\n"
     path = write_text(tmp_path, text)
-    s = fd.load_series(data_config(path=str(path), features="M", fill="ffill"))
+    s = fs.load_series(data_config(path=str(path), features="M", fill="ffill"))
     np.testing.assert_array_equal(s.values, [[1, 10], [1, 20], [1, 20], [4, 40]])
     with one_line_error(ValueError, r"data\.fill: .*tiny\.csv:3: column 'a' .*data\.fill=\"ffill\""):
-        fd.load_series(data_config(path=str(path), features="M"))
+        fs.load_series(data_config(path=str(path), features="M"))
     # line numbers count the blank line: the first missing OT after it is on line 5
     with one_line_error(ValueError, r"tiny\.csv:5: column 'OT'"):
-        fd.load_series(data_config(path=str(path), features="M", columns="OT"))
+        fs.load_series(data_config(path=str(path), features="M", columns="OT"))
     first = write_text(tmp_path, "date,OT\n2020-01-01,\n2020-01-02,2\n", "first.csv")
     with one_line_error(ValueError, r"first\.csv:2: column 'OT' .*first row"):
-        fd.load_series(data_config(path=str(first), fill="ffill"))
+        fs.load_series(data_config(path=str(first), fill="ffill"))
 
 
 # --------------------------------------------------------------------------------- splits
@@ -98,23 +100,23 @@ def test_ffill_and_blank_lines(tmp_path):
 def test_ett_borders_match_informer(tmp_path, freq, borders):
     per_day = 24 if freq == "h" else 96
     path = write_csv(tmp_path, ett_frame(600 * per_day + 5, freq))
-    s = fd.load_series(data_config(path=str(path), features="M"))
+    s = fs.load_series(data_config(path=str(path), features="M"))
     assert s.description.endswith("hourly" if freq == "h" else "15-minute")
     a, b, c = borders
     assert fd.split_borders(s, data_config()) == {"train": (0, a), "valid": (a, b), "test": (b, c)}
 
 
 def test_ett_split_errors(tmp_path):
-    short = fd.load_series(data_config(path=str(write_csv(tmp_path, ett_frame(24 * 30 * 19)))))
+    short = fs.load_series(data_config(path=str(write_csv(tmp_path, ett_frame(24 * 30 * 19)))))
     with one_line_error(ValueError, r"data\.split='ett': .*13,680 rows, fewer than the 14,400"):
         fd.split_borders(short, data_config())
-    odd = fd.load_series(data_config(path=str(write_csv(tmp_path, ett_frame(50, "7h"), "odd.csv"))))
+    odd = fs.load_series(data_config(path=str(write_csv(tmp_path, ett_frame(50, "7h"), "odd.csv"))))
     with one_line_error(ValueError, r"data\.split='ett': .*25200 s\) does not divide a day"):
         fd.split_borders(odd, data_config())
 
 
 def test_ratio_and_dates_splits(tmp_path):
-    s = fd.load_series(data_config(path=str(write_csv(tmp_path, ett_frame(100, "D")))))
+    s = fs.load_series(data_config(path=str(write_csv(tmp_path, ett_frame(100, "D")))))
     assert fd.split_borders(s, data_config(split="ratio")) == {"train": (0, 70), "valid": (70, 80), "test": (80, 100)}
     assert fd.split_borders(s, data_config(split="ratio", split_ratios="0.5,0,0.5"))["valid"] == (50, 50)
     with one_line_error(ValueError, r"data\.split_ratios='0\.7,0\.2,0\.2'"):
@@ -136,11 +138,11 @@ def test_ratio_and_dates_splits(tmp_path):
 # -------------------------------------------------------------------------------- scaling
 def test_scaler_is_fit_on_train_only(tmp_path):
     frame = ett_frame(100, "D")
-    s = fd.load_series(data_config(path=str(write_csv(tmp_path, frame)), features="M", split="ratio"))
+    s = fs.load_series(data_config(path=str(write_csv(tmp_path, frame)), features="M", split="ratio"))
     train = fd.split_borders(s, data_config(split="ratio"))["train"]
     scaler = Scaler.fit(s.values[slice(*train)])
     frame.loc[70:, "OT"] = 1e6  # valid and test change
-    changed = fd.load_series(data_config(path=str(write_csv(tmp_path, frame, "b.csv")), features="M"))
+    changed = fs.load_series(data_config(path=str(write_csv(tmp_path, frame, "b.csv")), features="M"))
     again = Scaler.fit(changed.values[slice(*train)])
     np.testing.assert_array_equal(scaler.mean, again.mean)
     np.testing.assert_array_equal(scaler.std, again.std)
@@ -202,16 +204,16 @@ def test_make_windows_equals_slicing():
 # --------------------------------------------------------------------------------- errors
 def test_bad_inputs_are_one_line_errors(tmp_path):
     with one_line_error(FileNotFoundError, r"data\.path: no such file: .*nope\.csv"):
-        fd.load_series(data_config(path=str(tmp_path / "nope.csv")))
+        fs.load_series(data_config(path=str(tmp_path / "nope.csv")))
     path = write_text(tmp_path, TINY)
     with one_line_error(ValueError, r"data\.date_column: .*tiny\.csv has no column 'time' \(header: date, a, b, OT\)"):
-        fd.load_series(data_config(path=str(path), date_column="time"))
+        fs.load_series(data_config(path=str(path), date_column="time"))
     with one_line_error(ValueError, r"data\.target: .*tiny\.csv has no column 'y' \(header: date, a, b, OT\)"):
-        fd.load_series(data_config(path=str(path), target="y"))
+        fs.load_series(data_config(path=str(path), target="y"))
     with one_line_error(ValueError, r"data\.columns: .*tiny\.csv has no column 'c' \(header: date, a, b, OT\)"):
-        fd.load_series(data_config(path=str(path), features="M", columns="a,c"))
+        fs.load_series(data_config(path=str(path), features="M", columns="a,c"))
     with one_line_error(ValueError, r"data\.columns='a,b' does not include data\.target='OT'"):
-        fd.load_series(data_config(path=str(path), features="MS", columns="a,b"))
+        fs.load_series(data_config(path=str(path), features="MS", columns="a,b"))
 
     cases = {
         "number": ("2020-01-02,abc", r"bad\.csv:3: column 'OT': 'abc' is not a number"),
@@ -222,33 +224,33 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     for row, match in cases.values():
         bad = write_text(tmp_path, f"date,OT\n2020-01-01,1\n{row}\n2020-01-03,3\n", "bad.csv")
         with one_line_error(ValueError, match):
-            fd.load_series(data_config(path=str(bad)))
+            fs.load_series(data_config(path=str(bad)))
 
 
 # ---------------------------------------------------------------------------- statsmodels
 def test_statsmodels_series():
-    sunspots = fd.load_series(data_config(source="statsmodels", dataset="sunspots", target=""))
+    sunspots = fs.load_series(data_config(source="statsmodels", dataset="sunspots", target=""))
     assert sunspots.columns == ["SUNACTIVITY"] and sunspots.targets == [0] and sunspots.values.shape == (309, 1)
     assert sunspots.dates[0] == np.datetime64("1700-01-01") and sunspots.dates[-1] == np.datetime64("2008-01-01")
     assert sunspots.description == "statsmodels sunspots: 309 rows x 1 column (S), yearly"
-    nile = fd.load_series(data_config(source="statsmodels", dataset="nile", target="", features="M"))
+    nile = fs.load_series(data_config(source="statsmodels", dataset="nile", target="", features="M"))
     assert nile.columns == ["volume"] and nile.values.shape == (100, 1) and nile.dates[0] == np.datetime64("1871")
     split = fd.split_borders(nile, data_config(split="dates", valid_start="1940", test_start="1960"))
     assert split == {"train": (0, 69), "valid": (69, 89), "test": (89, 100)}
     with one_line_error(ValueError, r"data\.fill: statsmodels\.datasets\.co2:7 \(1958-05-10\): column 'co2' .*ffill"):
-        fd.load_series(data_config(source="statsmodels", dataset="co2", target=""))
-    co2 = fd.load_series(data_config(source="statsmodels", dataset="co2", target="", fill="ffill"))
+        fs.load_series(data_config(source="statsmodels", dataset="co2", target=""))
+    co2 = fs.load_series(data_config(source="statsmodels", dataset="co2", target="", fill="ffill"))
     assert co2.values.shape == (2284, 1) and np.isfinite(co2.values).all()
     assert co2.values[6, 0] == co2.values[5, 0] and co2.description.endswith("weekly")
     with one_line_error(ValueError, r"data\.target: statsmodels\.datasets\.nile has no column 'OT'"):
-        fd.load_series(data_config(source="statsmodels", dataset="nile"))
+        fs.load_series(data_config(source="statsmodels", dataset="nile"))
 
 
 # ------------------------------------------------------------------------------ ETTh1.csv
 def test_etth1_when_present():
     if not ETTH1.is_file():
         pytest.skip(f"{ETTH1} is not present")
-    s = fd.load_series(data_config(path=str(ETTH1), features="M"))
+    s = fs.load_series(data_config(path=str(ETTH1), features="M"))
     assert s.values.shape == (17_420, 7) and s.columns == HEADER[1:] and s.targets == list(range(7))
     assert s.description == "ETTh1.csv: 17,420 rows x 7 columns (M), hourly"
     borders = fd.split_borders(s, data_config())

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from experiments.lm import data as lm_data
-from experiments.lm.data import EOS, UNK, Vocab
+from experiments.lm.data import EOS, UNK, build_vocab
+from rnn_research.data.vocab import Vocab
 
 
 def data_config(**overrides):
@@ -16,15 +17,15 @@ def data_config(**overrides):
     return config
 
 
-def test_read_text_errors_name_the_file(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no such file: .*missing.txt"):
-        lm_data.read_text(tmp_path / "missing.txt")
+def test_corpus_read_errors_name_the_key_and_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data.path: no such file: .*missing.txt"):
+        lm_data.load_corpus(data_config(path=str(tmp_path / "missing.txt")))
     (tmp_path / "empty.txt").write_text("  \n")
     with pytest.raises(ValueError, match="empty.txt is empty"):
-        lm_data.read_text(tmp_path / "empty.txt")
+        lm_data.load_corpus(data_config(path=str(tmp_path / "empty.txt")))
     (tmp_path / "latin1.txt").write_bytes("one\ntwo\ncaf\xe9\n".encode("latin-1"))
-    with pytest.raises(ValueError, match=r"latin1.txt is not valid UTF-8 \(byte 0xe9 at offset 11, line 3\)"):
-        lm_data.read_text(tmp_path / "latin1.txt")
+    with pytest.raises(ValueError, match=r"latin1.txt:3: not valid UTF-8 \(byte 0xe9 at offset 11\)"):
+        lm_data.load_corpus(data_config(path=str(tmp_path / "latin1.txt")))
 
 
 def test_word_tokens_end_lines_with_eos_and_round_trip():
@@ -36,9 +37,9 @@ def test_word_tokens_end_lines_with_eos_and_round_trip():
 
 
 def test_vocab_is_built_from_train_only_and_round_trips_through_json(tmp_path):
-    vocab = Vocab.build(list("abracadabra"), "char", others=[list("cab")])
+    vocab = build_vocab(list("abracadabra"), "char", others=[list("cab")])
     assert vocab.symbols == ["a", "b", "c", "d", "r"] and vocab.unk is None
-    with_unk = Vocab.build(list("abracadabra"), "char", others=[list("zebra")])
+    with_unk = build_vocab(list("abracadabra"), "char", others=[list("zebra")])
     assert with_unk.symbols[-1] == UNK and "z" not in with_unk.symbols  # others never add symbols
     np.testing.assert_array_equal(with_unk.encode(list("zab")), [5, 0, 1])
     with pytest.raises(ValueError, match="no unk symbol"):
@@ -47,16 +48,18 @@ def test_vocab_is_built_from_train_only_and_round_trips_through_json(tmp_path):
     with_unk.to_json(path)
     again = Vocab.from_json(path)
     assert again == with_unk and again.decode(again.encode(list("bad"))) == list("bad")
-    assert not (tmp_path / "vocab.tmp").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["vocab.json"]  # written atomically, no leftovers
 
 
 def test_word_vocab_keeps_ptb_unk_once_orders_by_frequency_and_limits():
     words = "b a a c <unk> a b <unk>".split()
-    vocab = Vocab.build(words, "word")
-    assert vocab.symbols == ["a", "b", "c", UNK] and vocab.unk == UNK
-    assert Vocab.build(words, "word", min_count=2).symbols == ["a", "b", UNK]
-    assert Vocab.build(words, "word", max_size=2).symbols == ["a", UNK]
-    assert Vocab.build(list("aab"), "char", min_count=2).symbols == ["a", UNK]
+    vocab = build_vocab(words, "word")
+    assert vocab.symbols == ["a", "b", "c", UNK] and vocab.unk == UNK and vocab.unk_id == 3
+    with_eos = build_vocab(lm_data.tokenize("a b\nb", "word"), "word")
+    assert with_eos.symbols == [EOS, "b", "a", UNK] and with_eos.eos_id == 0  # ties by symbol
+    assert build_vocab(words, "word", min_count=2).symbols == ["a", "b", UNK]
+    assert build_vocab(words, "word", max_size=2).symbols == ["a", UNK]
+    assert build_vocab(list("aab"), "char", min_count=2).symbols == ["a", UNK]
 
 
 def test_vocab_file_errors(tmp_path):

@@ -82,7 +82,7 @@ def test_model_approaches_the_entropy_rate_of_a_markov_source(tmp_path):
 
 def test_zaremba_loss_is_the_sum_over_time_of_the_batch_mean(tmp_path):
     config = config_for(write(tmp_path, markov_text(3000)), task__loss="zaremba")
-    harness = train._Harness(config, tmp_path, lm)
+    harness = train.Harness(config, tmp_path, lm)
     batch = next(harness.train_batches(0))
     variables = {"params": harness.model.init(jax.random.PRNGKey(0), batch["inputs"])["params"]}
     carry = lm.init_carry(config, harness.info, batch["inputs"].shape[0])
@@ -114,7 +114,7 @@ def test_train_carry_persists_across_windows_and_resets_at_each_epoch(tmp_path):
         optim__name="sgd",
         optim__learning_rate=0.0,
     )
-    h = train._Harness(config, tmp_path, lm)
+    h = train.Harness(config, tmp_path, lm)
     windows = h.info["steps_per_epoch"]
     batches = h.train_batches(0)
     state = h.init_state(h.shard(next(h.train_batches(0))))
@@ -147,7 +147,7 @@ def test_evaluation_carries_state_like_one_long_unroll(tmp_path, valid_batch):
         data__valid_batch_size=valid_batch,
         model__init_scale=0.5,
     )
-    h = train._Harness(config, tmp_path, lm)
+    h = train.Harness(config, tmp_path, lm)
     state = h.init_state(h.shard(next(h.train_batches(0))))
     results = h.evaluate(h.make_eval_step(), state.params)
     corpus = lm_data.load_corpus(config.data)
@@ -182,7 +182,7 @@ def test_weight_drop_masks_only_the_recurrent_kernels():
     _, dropped = recurrent.stacked(cell, params, xs, weight_drop=0.5, dropout_rng=key)
     np.testing.assert_array_equal(plain, same)
     assert not np.allclose(plain, dropped)
-    masked = recurrent._drop_recurrent_weights(key, 0.5, params[0])
+    masked = recurrent.drop_recurrent_weights(key, 0.5, params[0])
     kernel, original = np.asarray(masked["recurrent_kernel"]), np.asarray(params[0]["recurrent_kernel"])
     assert np.all((kernel == 0) | np.isclose(kernel, 2 * original))
     assert 0.3 < (kernel == 0).mean() < 0.7
@@ -202,55 +202,13 @@ def test_every_regulariser_together_trains_and_leaves_evaluation_deterministic(t
         model__embed_dropout=0.1,
         model__weight_drop=0.3,
     )
-    h = train._Harness(regularised, tmp_path, lm)
-    plain = train._Harness(config_for(path, **base), tmp_path, lm)
+    h = train.Harness(regularised, tmp_path, lm)
+    plain = train.Harness(config_for(path, **base), tmp_path, lm)
     state = h.init_state(h.shard(next(h.train_batches(0))))
     results = [x.evaluate(x.make_eval_step(), state.params)["valid"]["nats"] for x in (h, plain)]
     assert results[0] == pytest.approx(results[1], rel=1e-6)
     final = train.train_and_evaluate(regularised, tmp_path / "run", lm)
     assert math.isfinite(final["valid"]["nats"])
-
-
-# ---------------------------------------------------------------------------------- sampling
-@pytest.mark.parametrize("cell,tie", [("lstm", False), ("gru", True), ("mingru", False)])
-def test_sampling_follows_the_model_step_by_step_and_is_reproducible(tmp_path, cell, tie):
-    """Sampling steps the cell one token at a time; the model reads whole rows (minGRU: as a
-    parallel scan from its learned initial state). Both must give the same greedy text."""
-    config = config_for(
-        write(tmp_path, markov_text(3000)),
-        model__cell=cell,
-        model__learn_initial_state=cell == "mingru",
-        model__num_layers=2,
-        model__tie_embeddings=tie,
-        model__embed_size=32,
-        model__init_scale=0.5,
-    )
-    model = lm.make_model(config, {"vocab_size": len(ALPHABET)})
-    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 3), jnp.int32))["params"]
-    if config.model.learn_initial_state:  # a learned state that is not zero, so that using it shows
-        first = params["rnn"]["layer_0"]
-        params["rnn"]["layer_0"] = dict(first, initial_state=jnp.full_like(first["initial_state"], 0.5))
-    prime = np.array([0, 1, 2], np.int32)
-    greedy = lm.generate(config, params, prime, length=12, temperature=0.0, top_k=0, seed=0)
-
-    # The same decoding through model.apply on the whole prefix each time. The prefix sits at the
-    # start of a fixed 15-token row (one compiled program); the model reads left to right, so the
-    # zeros after it cannot change the logits at its last position.
-    apply = jax.jit(model.apply)
-    tokens = np.zeros(15, np.int32)
-    tokens[:3] = prime
-    for t in range(3, 15):
-        logits, _ = apply({"params": params}, jnp.asarray(tokens[None]))
-        tokens[t] = int(jnp.argmax(logits[0, t - 1]))
-    np.testing.assert_array_equal(greedy, tokens[3:])
-    top1 = lm.generate(config, params, prime, length=12, temperature=1.0, top_k=1, seed=5)
-    np.testing.assert_array_equal(top1, greedy)
-
-    def draw(seed):
-        return lm.generate(config, params, prime, length=40, temperature=1.0, top_k=4, seed=seed)
-
-    np.testing.assert_array_equal(draw(3), draw(3))
-    assert not np.array_equal(draw(3), draw(4))
 
 
 # ------------------------------------------------------------------------------- bad input
@@ -272,7 +230,7 @@ def test_bad_corpora_are_refused_in_one_line_and_nothing_is_overwritten(tmp_path
     cases = [
         (lambda: path.unlink(), FileNotFoundError, "no such file: .*corpus.txt"),
         (lambda: path.write_text(" \n"), ValueError, "corpus.txt is empty"),
-        (lambda: path.write_bytes(b"abc\n\xff\xfe"), ValueError, r"corpus.txt is not valid UTF-8 .*line 2"),
+        (lambda: path.write_bytes(b"abc\n\xff\xfe"), ValueError, r"corpus.txt:2: not valid UTF-8 \(byte 0xff"),
         (lambda: path.write_text("abcdefgh" * 3), ValueError, "the train split is too short"),
         (lambda: path.write_text(markov_text(3000).upper()), ValueError, "vocab.json .* does not match"),
     ]
@@ -292,20 +250,10 @@ def test_launcher_reports_a_bad_corpus_in_one_line(tmp_path):
         "--config.data.source=text",
         f"--config.data.path={path}",
         config="configs/lm/char.py:smoke",
-        timeout=120,
     )
     assert code == 1
-    assert err.strip().splitlines() == [f"error: data.path: {path} is not valid UTF-8 (byte 0xe9 at offset 3, line 1)"]
+    assert err.strip().splitlines() == [f"error: data.path: {path}:1: not valid UTF-8 (byte 0xe9 at offset 3)"]
     assert not (tmp_path / "run" / "vocab.json").exists()
-
-
-def test_sampling_refuses_a_vocabulary_that_does_not_match_the_checkpoint(tmp_path):
-    config = config_for(write(tmp_path, markov_text(3000)), train__num_steps=2, train__eval_every=2)
-    workdir = tmp_path / "run"
-    train.train_and_evaluate(config, workdir, lm)
-    lm_data.Vocab(list("xyz"), "char").to_json(workdir / lm.VOCAB_FILE)
-    with pytest.raises(ValueError, match="has 3 symbols but the checkpoint's embedding has 8 rows"):
-        lm.sample(config, workdir)
 
 
 # ----------------------------------------------------------------------------------- presets
@@ -348,37 +296,6 @@ def test_presets_build_every_variant_and_refuse_unknown_ones():
             module.get_config("huge")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("preset", ["lm/char", "lm/stdlib", "lm/ptb"])
-def test_smoke_preset_trains_then_samples_the_same_text_twice(tmp_path, preset):
-    config = f"configs/{preset}.py:smoke"
-    devices = 4 if preset == "lm/ptb" else 8  # Zaremba's batch of 20 splits over 4 devices, not 8
-    code, out, err = run(tmp_path, config=config, devices=devices, timeout=180)
-    assert code == 0, err[-2000:]
-    final = json.loads(out.strip().splitlines()[-1])["final"]
-    assert math.isfinite(final["valid"]["nats"])
-    assert "test" in final  # every smoke variant reads the stdlib corpus, which has a test split
-    for artefact in ("vocab.json", "metrics.jsonl", "config.json"):
-        assert (tmp_path / artefact).stat().st_size > 0
-    assert list((tmp_path / "tensorboard" / "train").glob("events*"))
-    assert list((tmp_path / "checkpoints").iterdir())
-    samples = []
-    for _ in range(2 if preset == "lm/char" else 1):  # generate() is checked for reproducibility in-process too
-        code, out, err = run(tmp_path, "--mode=sample", config=config, devices=devices, timeout=120)
-        assert code == 0, err[-2000:]
-        samples.append(json.loads(out.strip().splitlines()[-1])["final"]["sample"])
-    assert samples[0] == samples[-1] and len(samples[0]) > 0
-
-
-def test_sampling_refuses_another_model_config(tmp_path):
-    config = config_for(write(tmp_path, markov_text(3000)), train__num_steps=2, train__eval_every=2)
-    train.train_and_evaluate(config, tmp_path / "run", lm)
-    config.model.hidden_size = 64
-    config.model.dropout = 0.5  # training-only settings may differ
-    with pytest.raises(ValueError, match=r"trained with another model \(model.hidden_size: 32 -> 64\)"):
-        lm.sample(config, tmp_path / "run")
-
-
 def test_resume_restores_the_carried_state_exactly(tmp_path):
     from rnn_research import checkpoint
 
@@ -389,7 +306,7 @@ def test_resume_restores_the_carried_state_exactly(tmp_path):
         for num_steps in steps:  # each call resumes from the previous one's checkpoint
             config = config_for(path, train__num_steps=num_steps, **overrides)
             train.train_and_evaluate(config, tmp_path / name, lm)
-        h = train._Harness(config, tmp_path / name, lm)
+        h = train.Harness(config, tmp_path / name, lm)
         ckpt = checkpoint.Checkpointer(tmp_path / name / "checkpoints", keep=2, best_metric="nats", best_mode="min")
         state = ckpt.restore_latest(h.init_state(h.shard(next(h.train_batches(0))))).state
         ckpt.close()
@@ -437,7 +354,7 @@ def test_a_reset_carry_restarts_each_state_field_from_its_learned_row(tmp_path):
     params["rnn"]["layer_0"] = dict(params["rnn"]["layer_0"], initial_state=rows)
     carry = [{"c": jnp.full((2, hidden), 7.0), "h": jnp.full((2, hidden), 9.0)}]
     reset = jnp.array([True, False])
-    for states_fn in (lm._states, jax.jit(lm._states, static_argnums=0)):
+    for states_fn in (lm.carried_states, jax.jit(lm.carried_states, static_argnums=0)):
         (state,) = states_fn(model, {"params": params}, carry, reset)
         np.testing.assert_array_equal(state.h[:, 0], [1.0, 9.0])
         np.testing.assert_array_equal(state.c[:, 0], [2.0, 7.0])
