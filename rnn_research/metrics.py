@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -68,6 +69,28 @@ def _parse(path: Path) -> list[tuple[str, dict[str, Any]]]:
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Records of a ``metrics.jsonl``, non-finite strings decoded; skips a partial last line."""
     return [_decode(record) for _, record in _parse(Path(path))]
+
+
+def _tensorboardx() -> tuple[Any, Any, Any, Any]:
+    """tensorboardX's ``EventsWriter``, ``Event``, ``SessionLog`` and ``Summary``, imported without torch.
+
+    Any tensorboardX import runs its package ``__init__``, whose ``SummaryWriter`` module imports
+    torch when it is installed (2.4 s of every launch here, for a ``torch.Tensor`` check that the
+    protos used here never reach). An unimported torch is hidden from that import only: a
+    ``None`` entry in ``sys.modules`` makes ``import torch`` fail, and is removed straight after,
+    so torch imports normally later in the process.
+    """
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # type: ignore[assignment]
+    try:
+        from tensorboardX.event_file_writer import EventsWriter
+        from tensorboardX.proto.event_pb2 import Event, SessionLog
+        from tensorboardX.proto.summary_pb2 import Summary
+    finally:
+        if hide:
+            del sys.modules["torch"]
+    return EventsWriter, Event, SessionLog, Summary
 
 
 def _duration(seconds: float) -> str:
@@ -136,10 +159,7 @@ class MetricWriter:
         tensorboardX's ``SummaryWriter`` queues events to a thread that its ``flush()`` does not
         drain, so its low-level synchronous ``EventsWriter`` is used instead.
         """
-        from tensorboardX.event_file_writer import EventsWriter
-        from tensorboardX.proto.event_pb2 import Event, SessionLog
-        from tensorboardX.proto.summary_pb2 import Summary
-
+        EventsWriter, Event, SessionLog, Summary = _tensorboardx()
         if split not in self._tb:
             logdir = self.workdir / "tensorboard" / split
             logdir.mkdir(parents=True, exist_ok=True)

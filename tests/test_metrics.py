@@ -3,6 +3,8 @@
 import json
 import math
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +126,25 @@ def test_tensorboard_event_files_per_split_with_tags(tmp_path):
         assert all(p.stat().st_size > 0 for p in train_dir.glob("events.out.tfevents.*"))
         assert _event_tags(train_dir) == {"loss": [1], "accuracy": [1]}  # Flushed while open.
     assert _event_tags(tmp_path / "tensorboard" / "eval") == {"loss": [2]}
+
+
+def test_event_files_do_not_import_torch_and_torch_still_imports_after(tmp_path):
+    """tensorboardX imports torch when it is installed (seconds of every launch); writing events
+    must not, and must not stop torch from importing later in the same process."""
+    code = (
+        "import sys, pathlib\n"
+        "from rnn_research import metrics\n"
+        "with metrics.MetricWriter(pathlib.Path(sys.argv[1]), console=False) as w:\n"
+        "    w.write(1, {'loss': 1.0})\n"
+        "assert 'torch' not in sys.modules, 'writing an event imported torch'\n"
+        "import importlib.util\n"
+        "if importlib.util.find_spec('torch'):\n"
+        "    import torch\n"
+        "    assert float(torch.ones(1)) == 1.0\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert _event_tags(tmp_path / "tensorboard" / "train") == {"loss": [1]}
 
 
 def test_resume_keeps_earlier_event_files(tmp_path):
