@@ -132,6 +132,7 @@ def test_sigkill_at_any_moment_then_resume_equals_uninterrupted(tmp_path):
 @pytest.mark.slow
 def test_sigterm_stops_after_the_step_with_a_checkpoint_and_resume_equals_uninterrupted(tmp_path):
     overrides = ["--config.train.num_steps=300", "--config.train.checkpoint_every=100", "--config.train.log_every=7"]
+    overrides.append("--config.train.eval_every=150")  # the smoke preset's 15 would add 40 evaluations
     code, _, err = run(tmp_path / "reference", *overrides)
     assert code == 0, err[-2000:]
     workdir = tmp_path / "stopped"
