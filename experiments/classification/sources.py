@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from experiments.classification.formats import Examples, Item, collect, nonempty
@@ -23,6 +26,20 @@ def library_split(
     return nonempty(collect(items, index, cap), f"{key}: {name} split {split!r}")
 
 
+def library_splits(
+    key: str, source: str, loaded: Any, read_split: Callable[[str], list[Item]], index: dict[str, int], cap: int
+) -> dict[str, Examples]:
+    """The ``train``, ``validation`` and ``test`` splits of ``loaded`` that exist, each read by
+    ``read_split(split) -> items`` (a hidden test split is left out)."""
+    splits: dict[str, Examples] = {}
+    for split in ("train", "validation", "test"):
+        if split in loaded:
+            examples = library_split(key, source, split, read_split(split), index, cap)
+            if examples is not None:
+                splits[split] = examples
+    return splits
+
+
 def load_tfds(name: str, cols: tuple[str, str], index: dict[str, int], cap: int) -> dict[str, Examples]:
     """The splits of ``tensorflow_datasets.load(name)`` that exist (``validation`` keeps its name)."""
     try:
@@ -33,10 +50,8 @@ def load_tfds(name: str, cols: tuple[str, str], index: dict[str, int], cap: int)
         raise ValueError("data.tfds_name is required with data.format='tfds'")
     loaded = tfds.load(name)
     text_col, label_col = cols
-    splits: dict[str, Examples] = {}
-    for split in ("train", "validation", "test"):
-        if split not in loaded:
-            continue
+
+    def read_split(split: str) -> list[Item]:
         items: list[Item] = []
         for i, ex in enumerate(tfds.as_numpy(loaded[split]), 1):
             where = f"tfds:{name}:{split}:{i}"
@@ -46,10 +61,9 @@ def load_tfds(name: str, cols: tuple[str, str], index: dict[str, int], cap: int)
             items.append((ex[text_col], ex[label_col], where))
             if cap and len(items) >= cap:
                 break
-        split_ex = library_split("data.tfds_name", f"tfds:{name}", split, items, index, cap)
-        if split_ex is not None:
-            splits[split] = split_ex
-    return splits
+        return items
+
+    return library_splits("data.tfds_name", f"tfds:{name}", loaded, read_split, index, cap)
 
 
 def load_hf(name: str, cols: tuple[str, str], index: dict[str, int], cap: int) -> dict[str, Examples]:
@@ -62,10 +76,8 @@ def load_hf(name: str, cols: tuple[str, str], index: dict[str, int], cap: int) -
         raise ValueError("data.hf_name is required with data.format='hf'")
     loaded = datasets.load_dataset(name)
     text_col, label_col = cols
-    splits: dict[str, Examples] = {}
-    for split in ("train", "validation", "test"):
-        if split not in loaded:
-            continue
+
+    def read_split(split: str) -> list[Item]:
         table = loaded[split]
         columns = list(table.column_names)
         for key, col in (("data.text_column", text_col), ("data.label_column", label_col)):
@@ -74,8 +86,6 @@ def load_hf(name: str, cols: tuple[str, str], index: dict[str, int], cap: int) -
         texts, labels = list(table[text_col]), list(table[label_col])
         if cap:
             texts, labels = texts[:cap], labels[:cap]
-        items = [(t, y, f"hf:{name}:{split}:{i}") for i, (t, y) in enumerate(zip(texts, labels), 1)]
-        split_ex = library_split("data.hf_name", f"hf:{name}", split, items, index, cap)
-        if split_ex is not None:
-            splits[split] = split_ex
-    return splits
+        return [(t, y, f"hf:{name}:{split}:{i}") for i, (t, y) in enumerate(zip(texts, labels), 1)]
+
+    return library_splits("data.hf_name", f"hf:{name}", loaded, read_split, index, cap)
