@@ -25,12 +25,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = "configs/synthetic/adding.py:smoke"
 
 
-def launch(workdir, *args, config=SMOKE, devices=8, env=None, extra=(), **popen):
+def launch(workdir, *args, config=SMOKE, devices=8, env=None, extra=(), plots=False, **popen):
+    """Starts the launcher. Without ``plots`` the run skips its PNG curves (2-3 s a process);
+    the tests that look at them ask for them."""
     environ = dict(os.environ)
     environ["XLA_FLAGS"] = xla.flags(devices)
     environ["JAX_PLATFORMS"] = "cpu"
     environ.update(env or {})
     command = [sys.executable, "-m", "experiments.main", f"--config={config}", f"--workdir={workdir}", *args, *extra]
+    if not plots:
+        command.append("--config.train.plots=false")
     return subprocess.Popen(
         command, cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
     )
@@ -73,7 +77,7 @@ def test_smoke_preset_leaves_every_artefact(tmp_path, preset):
         (config,) = [a.split("=", 1)[1].rsplit(":", 1)[0] + ":smoke" for a in args if a.startswith("--config=")]
         assert {a.split("=")[0] for a in args[3:]} == {"--config", "--workdir"}, args  # nothing else to carry over
     start = time.time()
-    code, out, err = run(tmp_path, config=config)
+    code, out, err = run(tmp_path, config=config, plots=True)
     assert code == 0, err[-2000:]
     assert "after JAX started its backend" not in err  # host memory retained before JAX started
     assert time.time() - start < 60

@@ -25,7 +25,8 @@ def run_sweep(tmp_path, grid, *flags):
 
 @pytest.mark.slow
 def test_sweep_runs_the_grid_in_parallel_and_ranks_on_valid_only(tmp_path):
-    grid = "# two seeds\nfirst: --config.seed=0\nsecond: --config.seed=1  # another seed\n"
+    no_plots = "--config.train.plots=false"  # 2-3 s a run, and the sweep does not read them
+    grid = f"# two seeds\nfirst: --config.seed=0 {no_plots}\nsecond: --config.seed=1 {no_plots}  # another seed\n"
     table = tmp_path / "sweep.md"
     flags = [f"--root={tmp_path / 'runs'}", "--parallel=2", "--report=test", f"--table={table}"]
     done = run_sweep(tmp_path, grid, *flags)
