@@ -21,7 +21,7 @@ from ml_collections import config_flags
 
 import experiments
 from experiments import host_flags
-from rnn_research import hostmem, preemption, sharding, train
+from rnn_research import hostmem, metrics, preemption, sharding, train
 from rnn_research.experiment import check_hooks
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic/adding.py:smoke.")
@@ -92,7 +92,20 @@ def main(argv: list[str]) -> None:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: {message}", file=sys.stderr)
         sys.exit(1)
-    print(json.dumps({"final": results}, sort_keys=True))
+    # The last line is strict JSON: a NaN or infinite metric is printed as null, listed under
+    # "nonfinite" and named on stderr, and the exit code is 1 (a diverged model, a damaged
+    # checkpoint or data that overflows; no run ends 0 with a non-finite result).
+    final, nonfinite = metrics.finite_or_null(results)
+    line = {"final": final, **({"nonfinite": nonfinite} if nonfinite else {})}
+    print(json.dumps(line, sort_keys=True, allow_nan=False), flush=True)
+    if nonfinite:
+        names = ", ".join(nonfinite[:4]) + (f" and {len(nonfinite) - 4} more" if len(nonfinite) > 4 else "")
+        print(
+            f"error: --mode={_MODE.value} gave non-finite {names} (null above): the model diverged, or the "
+            f"checkpoint or data it read overflow (workdir {_WORKDIR.value})",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

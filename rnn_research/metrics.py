@@ -71,6 +71,26 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     return [_decode(record) for _, record in _parse(Path(path))]
 
 
+def finite_or_null(tree: Any, path: str = "") -> tuple[Any, list[str]]:
+    """``tree`` (nested dicts, lists and tuples of numbers and other values) with every NaN or
+    infinite number replaced by ``None``, and the ``/``-joined paths of those numbers.
+
+    ``json.dumps`` of the result is strict JSON (it writes NaN as the token ``NaN``, which JSON
+    readers refuse); numpy scalars and 0-d arrays come back as Python numbers.
+    """
+    if isinstance(tree, Mapping):
+        pairs = [(k, finite_or_null(v, f"{path}/{k}" if path else str(k))) for k, v in tree.items()]
+        return {k: v for k, (v, _) in pairs}, [p for _, (_, bad) in pairs for p in bad]
+    if isinstance(tree, (list, tuple)):
+        parts = [finite_or_null(v, f"{path}/{i}" if path else str(i)) for i, v in enumerate(tree)]
+        return [v for v, _ in parts], [p for _, bad in parts for p in bad]
+    if isinstance(tree, (np.generic, np.ndarray)) and np.ndim(tree) == 0:
+        tree = tree.item()
+    if isinstance(tree, float) and not math.isfinite(tree):
+        return None, [path or "value"]
+    return tree, []
+
+
 def _tensorboardx() -> tuple[Any, Any, Any, Any]:
     """tensorboardX's ``EventsWriter``, ``Event``, ``SessionLog`` and ``Summary``, imported without torch.
 

@@ -158,6 +158,20 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint_and_resume_equals_uninte
     assert records(workdir) == records(tmp_path / "reference")
 
 
+def test_a_nonfinite_result_is_null_in_the_last_line_and_the_exit_code_is_1(tmp_path):
+    """A diverged model (one step at learning rate 1e38) evaluates to an infinite mse: the last
+    line stays strict JSON (null, never NaN or Infinity), stderr names it, and the exit code is 1."""
+    overrides = ["--config.optim.learning_rate=1e38", "--config.train.num_steps=1", "--config.train.eval_every=1"]
+    for mode in ("train", "eval"):
+        code, out, err = run(tmp_path, f"--mode={mode}", *overrides)
+        assert code == 1, err[-2000:]
+        last = json.loads(out.strip().splitlines()[-1], parse_constant=lambda c: pytest.fail(f"{c} in the last line"))
+        assert last["final"]["test"]["mse"] is None and "test/mse" in last["nonfinite"], last
+        error = err.strip().splitlines()[-1]
+        assert error.startswith(f"error: --mode={mode} gave non-finite ") and str(tmp_path) in error, err
+        assert "NaN" not in out + err and "Infinity" not in out + err
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

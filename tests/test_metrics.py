@@ -72,6 +72,24 @@ def test_nonfinite_values_round_trip_as_legal_json(tmp_path):
     assert math.isnan(record["a"]) and record["b"] == math.inf and record["c"] == -math.inf and record["d"] == 1.5
 
 
+def test_finite_or_null_replaces_and_names_every_nonfinite_number():
+    results = {
+        "test": {"loss": np.float32("nan"), "mse": 0.5, "n": 3, "ok": True},
+        "valid": {"loss": float("inf"), "curve": [1.0, -np.inf, np.array(2.0)]},
+        "sample": "text",
+    }
+    clean, bad = metrics.finite_or_null(results)
+    assert clean == {
+        "test": {"loss": None, "mse": 0.5, "n": 3, "ok": True},
+        "valid": {"loss": None, "curve": [1.0, None, 2.0]},
+        "sample": "text",
+    }
+    assert bad == ["test/loss", "valid/loss", "valid/curve/1"]
+    json.dumps(clean, allow_nan=False)  # strict JSON
+    assert metrics.finite_or_null({"a": 1.0, "b": [2, "x"]}) == ({"a": 1.0, "b": [2, "x"]}, [])
+    assert metrics.finite_or_null(float("nan")) == (None, ["value"])
+
+
 def test_partial_last_line_is_skipped_and_dropped_on_reopen(tmp_path):
     with metrics.MetricWriter(tmp_path, tensorboard=False, console=False) as writer:
         writer.write(1, {"loss": 1.0})
