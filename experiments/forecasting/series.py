@@ -26,6 +26,8 @@ column (``OT`` for ETT; "" with statsmodels is the dataset's value column):
 ``Series.values`` is ``[N, C]`` float64 in the original scale, ``Series.targets`` indexes
 ``Series.columns``. Missing values (``data.fill``): ``error`` (the default) names the first missing
 cell; ``ffill`` copies the last value forward (a missing cell in the first row is still an error).
+A value of magnitude :data:`MAX_ABS` or more is refused: the model and the metrics work in float32,
+where the square of such a value (a squared error, a variance) is infinite.
 
 Chronological splits, scaling and windows are in ``experiments/forecasting/data.py``. Errors are one line and name the config key, the file, the line (the header is line 1) and the
 column where there is one.
@@ -53,6 +55,7 @@ FILLS = ("error", "ffill")
 # dataset -> (date column or None for the index, value column)
 STATSMODELS = {"sunspots": ("YEAR", "SUNACTIVITY"), "co2": (None, "co2"), "nile": ("year", "volume")}
 MISSING = ("", "nan", "NaN", "NAN")
+MAX_ABS = 1e18  # below sqrt(float32 max) = 1.8e19: squares stay finite in float32
 DAY = 86_400
 
 
@@ -177,6 +180,12 @@ def _to_float(cells: np.ndarray) -> tuple[np.ndarray, int | None]:
     return values, (int(bad[0]) if len(bad) else None)
 
 
+def _shown(cell: str, limit: int = 40) -> str:
+    """A cell for an error line, cut to ``limit`` characters (a 20 MB cell is not echoed)."""
+    text = str(cell).strip()
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
 def _load_csv(data: ml_collections.ConfigDict) -> Series:
     if not data.path:
         raise ValueError("data.path is required with data.source='csv'")
@@ -218,7 +227,7 @@ def _load_csv(data: ml_collections.ConfigDict) -> Series:
     bad = np.flatnonzero(np.isnat(dates))
     if len(bad):
         i = int(bad[0])
-        raise ValueError(f"data.date_column: {where(i)}: column {date!r}: {cells[i]!r} is not a date")
+        raise ValueError(f"data.date_column: {where(i)}: column {date!r}: {_shown(cells[i])} is not a date")
     _check_increasing(dates, where)
 
     values = np.empty((len(body), len(columns)), np.float64)
@@ -226,7 +235,16 @@ def _load_csv(data: ml_collections.ConfigDict) -> Series:
         cells = body[:, header.index(column)]
         values[:, j], bad_row = _to_float(cells)
         if bad_row is not None:
-            raise ValueError(f"data.path: {where(bad_row)}: column {column!r}: {cells[bad_row]!r} is not a number")
+            raise ValueError(
+                f"data.path: {where(bad_row)}: column {column!r}: {_shown(cells[bad_row])} is not a number"
+            )
+        large = np.flatnonzero(np.abs(values[:, j]) >= MAX_ABS)  # NaN (missing) compares False
+        if len(large):
+            i = int(large[0])
+            raise ValueError(
+                f"data.path: {where(i)}: column {column!r}: {_shown(cells[i])} is too large: values must be below "
+                f"{MAX_ABS:g} in magnitude (their squares overflow float32); rescale the column"
+            )
     values = _fill(values, data.fill, where, columns)
     return Series(values, dates, columns, targets, _describe(path.name, values, dates, data.features))
 

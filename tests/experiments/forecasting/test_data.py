@@ -220,6 +220,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         "date": ("2020-13-45,2", r"data\.date_column: .*bad\.csv:3: column 'date': '2020-13-45' is not a date"),
         "order": ("2020-01-01,2", r"data\.date_column: .*bad\.csv:3: date .* is not after the previous date"),
         "empty": ("2020-01-02,", r"data\.fill: .*bad\.csv:3: column 'OT' is empty or NaN; set data\.fill=\"ffill\""),
+        # Its variance would overflow: the scaler then divided by infinity and trained on zeros.
+        "large": ("2020-01-02,-1e200", r"bad\.csv:3: column 'OT': '-1e200' is too large: values must be below 1e\+18"),
+        "long": ("2020-01-02," + "x" * 10_000, r"bad\.csv:3: column 'OT': 'x{40}\.\.\.' is not a number$"),
     }
     for row, match in cases.values():
         bad = write_text(tmp_path, f"date,OT\n2020-01-01,1\n{row}\n2020-01-03,3\n", "bad.csv")
