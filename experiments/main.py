@@ -65,6 +65,7 @@ def main(argv: list[str]) -> None:
     if _RETAIN_HOST_MEMORY.value:  # before JAX starts its backend and worker threads
         hostmem.retain_freed_memory()
     try:
+        train.check_config(config)  # a value out of range is one line before anything is written
         sharding.maybe_initialize_distributed(
             _MULTIHOST.value,
             coordinator_address=_COORDINATOR.value,

@@ -8,6 +8,7 @@ import shlex
 import pytest
 
 import experiments
+from rnn_research import train
 from tests.paths import ROOT
 
 PAGES = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md")])
@@ -82,6 +83,7 @@ def test_launcher_commands_name_real_presets_variants_and_keys(page, command):
     for key, value in flags.items():
         if key.startswith("config."):
             set_override(config, key.removeprefix("config."), value, where)
+    train.check_config(config)  # the values are in range too
     mode = flags.get("mode", "train")
     extra = getattr(experiments.get(config.experiment), "MODES", {})
     assert mode in {"train", "eval", *extra}, f"{where}: --mode={mode} is not a mode of {config.experiment}"

@@ -214,11 +214,14 @@ def test_two_processes_train_together_and_agree(tmp_path):
         ("--config.model.cell=transformer", "model.cell"),
         ("--config.optim.name=adagrad", "optim.name"),
         ("--config.task.name=sorting", "task.name"),
+        ("--config.train.checkpoint_every=-3", "train.checkpoint_every=-3 must be an integer >= 0"),
+        ("--config.train.log_every=0", "train.log_every=0 must be an integer >= 1"),
     ],
 )
 def test_bad_config_gives_one_line_error(tmp_path, flag, message):
-    code, out, err = run(tmp_path, flag)
+    code, out, err = run(tmp_path / "run", flag)
     assert code != 0
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert len(lines) <= 2, err  # absl may add a usage hint line; never a traceback
     assert "Traceback" not in err and message in err, err
+    assert not (tmp_path / "run" / "config.json").exists()  # the corrected command is not refused

@@ -12,7 +12,8 @@ never interrupted.
 Modules: :mod:`~rnn_research.train.loop` (the loop, ``evaluate_checkpoint``),
 :mod:`~rnn_research.train.harness` (the pieces of a run), :mod:`~rnn_research.train.evaluators`
 (host-side metrics, ``best_metric``, ``stop_when``), :mod:`~rnn_research.train.resume` (which
-config changes a workdir accepts).
+config changes a workdir accepts), :mod:`~rnn_research.train.validate` (ranges and choices of the
+generic fields, checked before anything is written).
 
 Usable from a notebook::
 
@@ -35,6 +36,7 @@ from rnn_research.train.resume import (
     check_optimizer_for_restore,
     with_added_fields,
 )
+from rnn_research.train.validate import check_config
 
 __all__ = [
     "ADDED_FIELDS",
@@ -45,6 +47,7 @@ __all__ = [
     "TrainState",
     "added_fields",
     "best_metric_value",
+    "check_config",
     "check_config_for_resume",
     "check_optimizer_for_restore",
     "evaluate_checkpoint",

@@ -11,7 +11,7 @@ import ml_collections
 
 from rnn_research import checkpoint, diagnostics, metrics, preemption
 from rnn_research.experiment import Experiment, check_hooks
-from rnn_research.train import evaluators, resume
+from rnn_research.train import evaluators, resume, validate
 from rnn_research.train.harness import Harness, NonFiniteError, floats, interval, mean_metrics
 
 
@@ -32,6 +32,7 @@ def train_and_evaluate(
     SIGTERM/SIGINT during training save a checkpoint and raise :class:`preemption.Stopped`.
     """
     check_hooks(experiment)
+    validate.check_config(config)  # before anything is written
     workdir = Path(workdir)
     tc = config.train
     is_chief = jax.process_index() == 0
@@ -157,6 +158,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     """Evaluates the best checkpoint in ``workdir`` (or the latest if none is marked best):
     ``{eval_set: {metric: value}}``, host-side evaluators' metrics included."""
     check_hooks(experiment)
+    validate.check_config(config)
     workdir = Path(workdir)
     if not (workdir / "checkpoints").is_dir():
         raise FileNotFoundError(f"no checkpoints in {workdir} (train first, or check --workdir)")
