@@ -20,7 +20,7 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 import experiments
-from experiments import host_flags
+from experiments import host_flags, launch_checks
 from rnn_research import hostmem, metrics, preemption, sharding, train
 from rnn_research.experiment import check_hooks
 
@@ -36,11 +36,19 @@ _RETAIN_HOST_MEMORY = host_flags.RETAIN_HOST_MEMORY
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-    """absl's parsing, with any failure (an unknown config key, a wrong type) as one line."""
+    """absl's parsing, with any failure (an unknown config key, a wrong type, a preset file that
+    is not there or whose ``get_config`` refuses the variant) as one line."""
+    missing = launch_checks.missing_preset(argv[1:])
+    if missing:
+        print(f"error: {missing}", file=sys.stderr)
+        sys.exit(2)
     try:
         return flags.FLAGS(argv)
     except Exception as e:  # absl reports bad overrides as flags.Error, AttributeError, KeyError, TypeError
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        reason = launch_checks.config_parse_reason(str(e)) if "Error whilst parsing config file" in str(e) else None
+        if reason:  # the preset's own message, not ml_collections' traceback around it
+            text = f"--config={launch_checks.config_argument(argv[1:])}: {reason}"
         key = text.strip("\"'")
         culprits = [a for a in argv[1:] if a.startswith("--config.") and key and key in a]
         where = f" (in {culprits[0]})" if culprits else ""
@@ -66,6 +74,7 @@ def main(argv: list[str]) -> None:
         hostmem.retain_freed_memory()
     try:
         train.check_config(config)  # a value out of range is one line before anything is written
+        launch_checks.check_workdir(_WORKDIR.value, writes=_MODE.value == "train")
         sharding.maybe_initialize_distributed(
             _MULTIHOST.value,
             coordinator_address=_COORDINATOR.value,

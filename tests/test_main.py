@@ -32,7 +32,8 @@ def launch(workdir, *args, config=SMOKE, devices=8, env=None, extra=(), plots=Fa
     environ["XLA_FLAGS"] = xla.flags(devices)
     environ["JAX_PLATFORMS"] = "cpu"
     environ.update(env or {})
-    command = [sys.executable, "-m", "experiments.main", f"--config={config}", f"--workdir={workdir}", *args, *extra]
+    preset = [f"--config={config}"] if config else []  # None: args name it
+    command = [sys.executable, "-m", "experiments.main", *preset, f"--workdir={workdir}", *args, *extra]
     if not plots:
         command.append("--config.train.plots=false")
     return subprocess.Popen(

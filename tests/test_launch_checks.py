@@ -1,0 +1,70 @@
+"""experiments/launch_checks.py: the launcher's own arguments, each failure one line."""
+
+import os
+
+import pytest
+
+from experiments import launch_checks
+from tests.errors import one_line_error
+from tests.test_main import run
+
+
+def test_config_argument_and_missing_presets(tmp_path):
+    assert launch_checks.config_argument(["--workdir=w", "--config=a.py:x"]) == "a.py:x"
+    assert launch_checks.config_argument(["--config", "b.py"]) == "b.py"
+    assert launch_checks.config_argument(["--list"]) is None
+    assert launch_checks.missing_preset(["--config=configs/synthetic/adding.py:nosuch"]) is None  # the file is there
+    assert "configs/nosuch.py is not a file" in launch_checks.missing_preset(["--config=configs/nosuch.py:x"])
+    assert "is a directory, not a preset file" in launch_checks.missing_preset([f"--config={tmp_path}"])
+
+
+def test_config_parse_reason_is_the_last_error_line_of_the_embedded_traceback():
+    text = (
+        "Error whilst parsing config file:\n\nTraceback (most recent call last):\n"
+        '  File "configs/x.py", line 3, in get_config\n    raise ValueError(...)\n'
+        "ValueError: unknown variant 'q' of configs/x.py (one of a, b)\n"
+    )
+    assert launch_checks.config_parse_reason(text) == "unknown variant 'q' of configs/x.py (one of a, b)"
+    assert launch_checks.config_parse_reason("no traceback here") is None
+
+
+def test_workdir_that_is_a_file_or_under_one_is_refused_and_nothing_is_created(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("keep me")
+    with one_line_error(ValueError, r"--workdir=.*afile is a file, not a directory$"):
+        launch_checks.check_workdir(str(afile), writes=False)
+    with one_line_error(ValueError, r"--workdir=.*afile/run cannot be created: .*afile is a file$"):
+        launch_checks.check_workdir(str(afile / "run"), writes=True)
+    launch_checks.check_workdir(str(tmp_path / "new" / "run"), writes=True)
+    assert not (tmp_path / "new").exists() and afile.read_text() == "keep me"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_workdir_without_write_permission_is_refused(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with one_line_error(ValueError, r"cannot be written: no write permission in .*locked$"):
+        launch_checks.check_workdir(str(locked / "run"), writes=True)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--config=configs/nosuch.py"], "error: --config=configs/nosuch.py: configs/nosuch.py is not a file"),
+        (
+            ["--config=configs/synthetic/adding.py:nosuch"],
+            "error: --config=configs/synthetic/adding.py:nosuch: unknown variant 'nosuch' of configs/synthetic/adding.py",
+        ),
+    ],
+)
+def test_launcher_names_a_missing_preset_or_variant_in_one_line(tmp_path, args, message):
+    code, _, err = run(tmp_path / "run", *args, config=None)
+    assert code == 2 and err.strip().startswith(message) and err.count("\n") == 1, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_launcher_refuses_a_workdir_that_is_a_file(tmp_path):
+    (tmp_path / "afile").write_text("keep me")
+    code, _, err = run(tmp_path / "afile")
+    assert code == 1 and err.strip().endswith("afile is a file, not a directory") and err.count("\n") == 1, err
+    assert (tmp_path / "afile").read_text() == "keep me"
