@@ -21,6 +21,7 @@ training setting, not a weight: pass it to :func:`recurrent.stacked` yourself.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
@@ -126,6 +127,12 @@ def to_torch(cell: cells.Cell, params: list[Any], *, batch_first: bool = True) -
         raise ValueError("to_torch: torch.nn modules have no learned initial state (learn_initial_state=True)")
     if isinstance(cell, cells.GRU) and not cell.reset_after:
         raise ValueError("to_torch: GRU(reset_after=False) has no torch equivalent (torch.nn.GRU resets after)")
+    if not isinstance(params, (list, tuple)) or not all(isinstance(p, Mapping) for p in params):
+        raise ValueError(
+            "to_torch: params must be a list of per-layer param dicts (as recurrent.init_stacked makes them), "
+            f"got {type(params).__name__}"
+            + (f" of {sorted({type(p).__name__ for p in params})}" if isinstance(params, (list, tuple)) else "")
+        )
     if not params:
         raise ValueError("to_torch: params must hold at least one layer")
     bidirectional = "forward" in params[0]
@@ -185,6 +192,24 @@ def states_to_torch(cell: cells.Cell, states: list[Any]) -> Any:
 
     Each is a ``torch.Tensor`` ``[L*dirs, B, H]``; ``dirs`` is 2 when the entries are pairs.
     """
+
+    def pair(entry: Any) -> bool:
+        return (
+            isinstance(entry, (list, tuple)) and len(entry) == 2 and all(isinstance(s, cell.state_type) for s in entry)
+        )
+
+    if isinstance(states, cell.state_type):
+        what = f"got one {cell.state_type.__name__}: wrap it in a list"
+    elif not isinstance(states, (list, tuple)) or not states:
+        what = f"got {'an empty ' if isinstance(states, (list, tuple)) else 'a '}{type(states).__name__}"
+    else:
+        wrong = next((i for i, e in enumerate(states) if not isinstance(e, cell.state_type) and not pair(e)), None)
+        what = f"entry {wrong} is a {type(states[wrong]).__name__}" if wrong is not None else ""
+    if what:
+        raise ValueError(
+            f"states_to_torch: states must be a non-empty list with one {cell.state_type.__name__} per layer "
+            f"(a pair per bidirectional layer), as recurrent.stacked returns; {what}"
+        )
     flat = [s for entry in states for s in ([entry] if isinstance(entry, cell.state_type) else entry)]
     stacked = [_to_tensor(jnp.stack(field)) for field in zip(*flat, strict=True)]
     return tuple(stacked) if isinstance(cell, cells.LSTM) else stacked[0]
@@ -208,9 +233,20 @@ def from_flax(flax_cell: nn.Module, params: Any) -> tuple[cells.Cell, cells.Para
     inner dict or a ``{"params": ...}`` variables dict. Convert carries with
     :func:`state_from_flax`.
     """
-    p = params["params"] if "params" in params else params
-    kwargs = dict(param_dtype=flax_cell.param_dtype, dtype=flax_cell.dtype)
     name = type(flax_cell).__name__
+    if not isinstance(params, Mapping):
+        raise ValueError(f"from_flax: params must be a dict (the {name}'s params), got {type(params).__name__}")
+    p = params["params"] if "params" in params else params
+    try:
+        return _from_flax(flax_cell, p, name)
+    except (KeyError, TypeError) as e:
+        raise ValueError(
+            f"from_flax: params do not fit a {name}: missing or malformed {e} (top-level keys: {sorted(p)})"
+        ) from None
+
+
+def _from_flax(flax_cell: nn.Module, p: Any, name: str) -> tuple[cells.Cell, cells.Params]:
+    kwargs = dict(param_dtype=flax_cell.param_dtype, dtype=flax_cell.dtype)
     if isinstance(flax_cell, nn.SimpleCell):
         if flax_cell.residual:
             raise ValueError("from_flax: SimpleCell(residual=True) has no equivalent cell")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from rnn_research import cells, interop, recurrent
+from tests.errors import one_line_error
 
 B, T, D, H = 4, 6, 3, 5
 LENGTHS = np.array([6, 3, 1, 4])
@@ -204,6 +205,21 @@ def test_torch_errors():
     learned = cells.LSTM(H, learn_initial_state=True)
     with pytest.raises(ValueError, match="no learned initial state"):
         interop.to_torch(learned, [learned.init(jax.random.key(0), D)])
+    with one_line_error(ValueError, r"to_torch: params must be a list of per-layer param dicts .*, got dict$"):
+        interop.to_torch(cell, cell.init(jax.random.key(0), D))  # one layer's dict, not a list of them
+
+
+def test_states_to_torch_names_a_wrong_structure_in_one_line():
+    cell = cells.LSTM(H)
+    state = cell.initial_state(B)
+    for states, what in [
+        (state, "got one LSTMState: wrap it in a list"),
+        ([], "got an empty list"),
+        ([state, 3], "entry 1 is a int"),
+        ([(state,)], "entry 0 is a tuple"),
+    ]:
+        with one_line_error(ValueError, rf"states_to_torch: states must be a non-empty list .*; {what}$"):
+            interop.states_to_torch(cell, states)
 
 
 # ---------------------------------------------------------------------------------- flax
@@ -301,6 +317,17 @@ def test_flax_errors():
     learned = cells.GRU(H, learn_initial_state=True)
     with pytest.raises(ValueError, match="no learned initial state"):
         interop.to_flax(learned, learned.init(jax.random.key(0), D))
+    flax_lstm = nn.LSTMCell(H)
+    variables = flax_lstm.init(
+        jax.random.key(0), flax_lstm.initialize_carry(jax.random.key(1), (B, D)), jnp.ones((B, D))
+    )
+    without_hf = {k: v for k, v in variables["params"].items() if k != "hf"}
+    with one_line_error(ValueError, r"from_flax: params do not fit a LSTMCell: missing or malformed 'hf' \(top-level"):
+        interop.from_flax(flax_lstm, without_hf)
+    with one_line_error(ValueError, r"from_flax: params do not fit a GRUCell"):  # another cell's params
+        interop.from_flax(nn.GRUCell(H), variables)
+    with one_line_error(ValueError, r"from_flax: params must be a dict \(the LSTMCell's params\), got list$"):
+        interop.from_flax(flax_lstm, [variables])
 
 
 def test_import_does_not_need_torch():
