@@ -156,6 +156,11 @@ def load_splits(data: ml_collections.ConfigDict, seed: int = 0) -> Splits:
     fmt = data.format
     if fmt not in FORMATS:
         raise ValueError(f"data.format={fmt!r} is not one of {list(FORMATS)}")
+    if fmt in ("synthetic", "tfds", "hf") and data.get("path"):  # e.g. a smoke variant's generated corpus
+        raise ValueError(
+            f"data.path={data.path!r} is set but data.format={fmt!r} does not read it; "
+            "add --config.data.format=glue, aclimdb, posneg, csv or jsonl (whichever the files are)"
+        )
     if fmt == "synthetic":
         return _load_synthetic(data, seed)
     values, names = _labels(data, fmt)

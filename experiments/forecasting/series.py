@@ -279,5 +279,10 @@ def load_series(data: ml_collections.ConfigDict) -> Series:
     if data.source == "csv":
         return _load_csv(data)
     if data.source == "statsmodels":
+        if data.get("path"):  # e.g. the sunspots presets, which read statsmodels' copy
+            raise ValueError(
+                f"data.path={data.path!r} is set but data.source='statsmodels' does not read it; "
+                "add --config.data.source=csv"
+            )
         return _load_statsmodels(data)
     raise ValueError(f"data.source={data.source!r} is not one of {list(SOURCES)}")

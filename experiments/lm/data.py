@@ -136,6 +136,11 @@ def load_corpus(data: Any) -> Corpus:
     level = data.level
     if level not in LEVELS:
         raise ValueError(f"data.level={level!r} is not one of {list(LEVELS)}")
+    if data.source in ("stdlib", "tfds") and data.get("path"):  # e.g. a smoke variant, which reads stdlib
+        raise ValueError(
+            f"data.path={data.path!r} is set but data.source={data.source!r} does not read it; "
+            "add --config.data.source=text (one file) or --config.data.source=ptb (a PTB-style directory)"
+        )
     if data.source == "text":
         if not data.path:
             raise ValueError("data.path is required with data.source='text'")

@@ -66,6 +66,9 @@ def test_unknown_format_and_missing_path():
         sentiment_data.load_splits(data_config(format="xml"))
     with one_line_error(ValueError, r"data.path is required with data.format='csv'"):
         sentiment_data.load_splits(data_config(format="csv"))
+    # The synthetic smoke presets generate their corpus: a data.path given to them was ignored.
+    with one_line_error(ValueError, r"data.path='my/files' is set but data.format='synthetic' does not read it; add "):
+        sentiment_data.load_splits(data_config(format="synthetic", path="my/files"))
 
 
 # ------------------------------------------------------------------ synthetic, tfds and hf

@@ -231,6 +231,11 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
 
 
 # ---------------------------------------------------------------------------- statsmodels
+def test_a_path_statsmodels_does_not_read_is_refused():
+    with one_line_error(ValueError, r"data.path='mine.csv' is set but data.source='statsmodels' does not read it"):
+        fs.load_series(data_config(source="statsmodels", dataset="sunspots", path="mine.csv"))
+
+
 def test_statsmodels_series():
     sunspots = fs.load_series(data_config(source="statsmodels", dataset="sunspots", target=""))
     assert sunspots.columns == ["SUNACTIVITY"] and sunspots.targets == [0] and sunspots.values.shape == (309, 1)

@@ -107,6 +107,14 @@ def test_unknown_level_and_source_name_the_key():
         lm_data.load_corpus(data_config(source="web"))
 
 
+def test_a_path_the_source_does_not_read_is_refused(tmp_path):
+    """lm/char.py:smoke reads the stdlib corpus: a data.path given to it was silently ignored."""
+    with pytest.raises(
+        ValueError, match=r"data.path='.*mine.txt' is set but data.source='stdlib' does not read it; add "
+    ):
+        lm_data.load_corpus(data_config(source="stdlib", path=str(tmp_path / "mine.txt"), max_chars=1000))
+
+
 def test_batching_is_zaremba_reader():
     ids = np.arange(23, dtype=np.int32)
     stream = lm_data.batchify(ids, 2)  # 11 columns, the last id dropped
