@@ -14,10 +14,17 @@ the next older one. Resuming moves a skipped latest checkpoint aside to
 ``unreadable-<step>-<time>`` (so the step can be saved again); evaluation and inference leave
 directories as they are. Any other restore error (a shape mismatch, out of memory) is raised,
 and so is finding only damaged checkpoints: nothing is restarted from scratch behind your back.
+
+Each saved step also gets ``checksums.json``: the SHA-256 of every file orbax wrote. Restoring
+checks it first, so a file that was emptied, truncated, had bytes flipped or replaced by garbage
+(which orbax may read without complaint, e.g. as NaN weights) counts as damaged too. Steps saved
+before checksums existed have none and are read unchecked.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -27,7 +34,7 @@ from typing import Any, NamedTuple
 import jax
 import orbax.checkpoint as ocp
 
-from rnn_research import optim
+from rnn_research import io, optim
 
 
 def _abstract(tree: Any) -> Any:
@@ -61,6 +68,44 @@ def _is_damaged(step_dir: Path, error: Exception) -> bool:
     return isinstance(error, (OSError, ValueError)) and any(m in str(error) for m in _DAMAGE_MESSAGES)
 
 
+CHECKSUMS = "checksums.json"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(step_dir: Path) -> None:
+    """Writes ``step_dir/checksums.json``: ``{"sha256": {relative path: digest}}`` of its files."""
+    files = sorted(p for p in step_dir.rglob("*") if p.is_file() and p.name != CHECKSUMS)
+    digests = {str(p.relative_to(step_dir)): _sha256(p) for p in files}
+    io.atomic_write_text(step_dir / CHECKSUMS, json.dumps({"sha256": digests}, indent=0, sort_keys=True))
+
+
+def checksum_problem(step_dir: Path) -> str | None:
+    """Why ``step_dir`` fails its checksums (a file missing or changed), or None if it passes or
+    has no ``checksums.json`` (saved before checksums existed)."""
+    path = step_dir / CHECKSUMS
+    if not path.is_file():
+        return None
+    try:
+        expected = json.loads(path.read_text(encoding="utf-8"))["sha256"]
+        items = sorted(expected.items())
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return f"{CHECKSUMS} is unreadable"
+    for name, digest in items:
+        file = step_dir / name
+        if not file.is_file():
+            return f"{name} is missing"
+        if _sha256(file) != digest:
+            return f"{name} does not match its checksum"
+    return None
+
+
 def _move_aside(path: Path) -> str:
     """Renames a damaged step directory (on the first process only); returns a note for the warning."""
     if jax.process_index() != 0 or not path.is_dir():
@@ -84,6 +129,10 @@ def _first_readable(
     """
     damaged: list[tuple[int, str]] = []
     for step in steps:
+        problem = checksum_problem(directory / str(step))
+        if problem:
+            damaged.append((step, problem))
+            continue
         try:
             found = restore(step)
         except (OSError, ValueError, KeyError, RuntimeError) as e:
@@ -136,6 +185,7 @@ class Checkpointer:
         """Writes ``(state, meta)`` as the latest checkpoint of ``step`` and waits until it is on disk."""
         self._latest.save(step, args=self._args(state, meta), force=True)
         self._latest.wait_until_finished()
+        self._seal(self._latest, step)
 
     def save_best(self, step: int, state: Any, meta: dict[str, Any], metrics: dict[str, float]) -> None:
         """Offers this eval's checkpoint to the best-of manager (kept only if it is the best)."""
@@ -143,6 +193,15 @@ class Checkpointer:
             self._best.delete(step)
         self._best.save(step, args=self._args(state, meta), metrics=metrics, force=True)
         self._best.wait_until_finished()
+        self._seal(self._best, step)
+
+    @staticmethod
+    def _seal(manager: ocp.CheckpointManager, step: int) -> None:
+        """Checksums of a finished save (the first process writes them; a save the manager did
+        not keep, such as a best-of candidate that was not the best, has no directory)."""
+        step_dir = Path(manager.directory) / str(step)
+        if jax.process_index() == 0 and step_dir.is_dir():
+            write_checksums(step_dir)
 
     def _restore(
         self, manager: ocp.CheckpointManager, template: Any, steps: Iterable[int], move_aside: bool = False

@@ -107,6 +107,43 @@ def test_unreadable_newest_checkpoint_is_skipped_with_a_warning(tmp_path, capsys
     assert best_dir.is_dir()  # evaluation and inference rename nothing
 
 
+def _flip(step_dir):
+    """Flips 16 bytes in the middle of the largest array file: orbax would read it without complaint."""
+    biggest = max((f for f in (step_dir / "state").rglob("*") if f.is_file()), key=lambda f: f.stat().st_size)
+    data = bytearray(biggest.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
+    biggest.write_bytes(bytes(data))
+    return biggest.relative_to(step_dir)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's abandoned reads
+def test_flipped_bytes_and_garbage_metadata_fail_the_checksums_and_are_skipped(tmp_path, capsys):
+    config = toy.get_config(num_steps=8)
+    train.train_and_evaluate(config, tmp_path, toy)
+    latest, best = tmp_path / "checkpoints" / "latest", tmp_path / "checkpoints" / "best"
+    (best_dir,) = best.iterdir()
+    for step_dir in (latest / "4", latest / "8", best_dir):
+        assert (step_dir / checkpoint.CHECKSUMS).is_file() and checkpoint.checksum_problem(step_dir) is None
+
+    flipped = _flip(best_dir)  # evaluation and inference fall back to the latest, and say which file
+    capsys.readouterr()
+    train.evaluate_checkpoint(config, tmp_path, toy)
+    err = capsys.readouterr().err
+    assert f"({flipped} does not match its checksum)" in err and "evaluating the latest checkpoint instead" in err
+    _, step = checkpoint.restore_params(tmp_path / "checkpoints")
+    assert step == 8 and "using the latest checkpoint instead of the best" in capsys.readouterr().err
+    assert best_dir.is_dir()  # evaluation and inference rename nothing
+
+    (latest / "8" / "meta" / "metadata").write_text("garbage")  # resuming moves it aside, from step 4
+    capsys.readouterr()
+    train.train_and_evaluate(toy.get_config(num_steps=12), tmp_path, toy)
+    captured = capsys.readouterr()
+    assert "resumed from step 4" in captured.out
+    (line,) = [x for x in captured.err.splitlines() if "skipping unreadable checkpoint" in x]
+    assert f"{latest / '8'} (meta/metadata does not match its checksum); moved to unreadable-8-" in line
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # orbax's abandoned reads
 def test_only_damage_is_skipped_and_all_damaged_is_refused(tmp_path):
     config = toy.get_config(num_steps=8)
