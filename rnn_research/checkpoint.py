@@ -106,6 +106,27 @@ def checksum_problem(step_dir: Path) -> str | None:
     return None
 
 
+def artefact_digests(workdir: str | Path, names: Iterable[str]) -> dict[str, str]:
+    """``{name: SHA-256}`` of the workdir files ``names`` (those that exist), for a checkpoint's meta."""
+    workdir = Path(workdir)
+    return {name: _sha256(workdir / name) for name in names if (workdir / name).is_file()}
+
+
+def check_artefacts(workdir: str | Path, meta: dict[str, Any], step: int) -> None:
+    """Refuses, in one line, a workdir file that differs from the one checkpoint ``step`` was saved
+    with (``meta["artefacts"]``; checkpoints saved before fingerprints have none)."""
+    workdir = Path(workdir)
+    for name, digest in sorted((meta.get("artefacts") or {}).items()):
+        path = workdir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing; checkpoint step {step} was saved with it")
+        if _sha256(path) != digest:
+            raise ValueError(
+                f"{path} is not the file checkpoint step {step} was saved with (its SHA-256 differs); "
+                "put the original back or train again"
+            )
+
+
 def _move_aside(path: Path) -> str:
     """Renames a damaged step directory (on the first process only); returns a note for the warning."""
     if jax.process_index() != 0 or not path.is_dir():
@@ -260,7 +281,8 @@ def restore_params(directory: str | Path) -> tuple[Any, int]:
     on the default device, whatever the model's code looks like now. With a moving average of the
     weights in the optimizer state (``optim.ema_decay > 0``), the average is returned, as the
     harness evaluated it. An unreadable step directory (a save killed midway) is skipped with a
-    warning, and the next newest is read.
+    warning, and the next newest is read. A workdir file the checkpoint was saved with (its
+    ``artefacts``, e.g. ``vocab.json``) that has changed since is refused (:func:`check_artefacts`).
     """
     directory = Path(directory).absolute()
     for which in ("best", "latest"):
@@ -269,7 +291,10 @@ def restore_params(directory: str | Path) -> tuple[Any, int]:
         manager = ocp.CheckpointManager(directory / which)
 
         def read(step: int, manager: ocp.CheckpointManager = manager) -> Any:
-            return manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+            items = {"state": ocp.args.StandardRestore()}
+            if (Path(manager.directory) / str(step) / "meta").is_dir():
+                items["meta"] = ocp.args.JsonRestore()
+            return manager.restore(step, args=ocp.args.Composite(**items))
 
         try:
             found = _first_readable(
@@ -282,6 +307,8 @@ def restore_params(directory: str | Path) -> tuple[Any, int]:
             found = None
         manager.close()
         if found is not None:
-            state = found[0].state
-            return optim.averaged_params(state.get("opt_state"), state["params"]), found[1]
+            restored, step = found
+            check_artefacts(directory.parent, dict(restored.get("meta") or {}), step)
+            state = restored.state
+            return optim.averaged_params(state.get("opt_state"), state["params"]), step
     raise FileNotFoundError(f"no checkpoints in {directory} (train first, or check --workdir)")

@@ -119,6 +119,9 @@ OPTIONAL_CONSTANTS = {
     # ``config.model`` fields inference ignores (extend ``rnn_research.configured.TRAINING_ONLY``),
     # for ``configured.check_model_config`` in the experiment's modes.
     "TRAINING_ONLY": "tuple[str, ...]",
+    # Files ``prepare`` writes into the workdir that inference reads (``vocab.json``): their SHA-256
+    # is saved with every checkpoint, and evaluation and inference refuse one that changed since.
+    "ARTEFACTS": "tuple[str, ...]",
 }
 REQUIRED_HOOKS = ("make_data", "make_model", "model_inputs", "loss_and_metrics")
 OPTIONAL_HOOKS = ("init_carry", "prepare", "finalize_metrics", "evaluators")

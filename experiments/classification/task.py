@@ -56,6 +56,7 @@ from rnn_research.experiment import Data
 from rnn_research.io import atomic_write_json, atomic_write_text, read_utf8
 
 VOCAB_FILE, LABELS_FILE = "vocab.json", "labels.json"
+ARTEFACTS = (VOCAB_FILE, LABELS_FILE)  # fingerprinted with every checkpoint: inference refuses an edited one
 ENCODERS = ("rnn", "bow")
 TRAINING_ONLY = (*configured.TRAINING_ONLY, "word_dropout", "adversarial_eps")
 # Fields added after workdirs were written, with the value a saved config without them ran with.

@@ -41,6 +41,7 @@ from rnn_research.configured import check_model_config, make_cell, make_rnn
 from rnn_research.experiment import Data
 
 VOCAB_FILE = "vocab.json"
+ARTEFACTS = (VOCAB_FILE,)  # fingerprinted with every checkpoint: inference refuses an edited one
 # ``config.model`` fields sampling ignores (how training regularises, how anything is computed).
 TRAINING_ONLY = (*configured.TRAINING_ONLY, "variational", "embed_dropout", "weight_drop")
 

@@ -55,6 +55,9 @@ def train_and_evaluate(
     restored = ckpt.restore_latest(state, move_aside=True)
     if restored is not None:
         state, meta = restored.state, restored.meta
+    # The workdir files inference reads (vocab.json): fingerprinted with every checkpoint. prepare()
+    # has just refused one that no longer fits the data, so they are the run's own.
+    meta["artefacts"] = checkpoint.artefact_digests(workdir, getattr(experiment, "ARTEFACTS", ()))
     # The current log interval's per-step metrics, saved with every checkpoint so that a resumed
     # run's next log record averages the same steps as an uninterrupted run's.
     history: list[dict[str, Any]] = meta.pop("log_history", [])
@@ -178,4 +181,5 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     ckpt.close()
     if restored is None:
         raise FileNotFoundError(f"no checkpoints in {workdir / 'checkpoints'} (train first, or check --workdir)")
+    checkpoint.check_artefacts(workdir, restored.meta, restored.step)
     return h.evaluate(h.make_eval_step(), h.eval_params(restored.state))

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import pathlib
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -294,6 +295,30 @@ def test_predict_reads_stdin(trained, monkeypatch, capsys):
     printed = capsys.readouterr().out.splitlines()
     assert [line.split("\t")[0] for line in printed] == ["negative", "positive"]
     assert result["predictions"] == 2 and result["counts"] == {"negative": 1, "positive": 1}
+
+
+def test_an_edited_labels_or_vocabulary_file_is_refused_by_predict_and_eval(trained, monkeypatch, tmp_path):
+    """Swapped label names made predict call "the worst film of the year" positive; the files are
+    fingerprinted with each checkpoint."""
+    config, _, trained_dir, _ = trained
+    workdir = tmp_path / "run"
+    shutil.copytree(trained_dir, workdir)
+    labels = workdir / "labels.json"
+    original = labels.read_text()
+    labels.write_text(json.dumps({"labels": ["positive", "negative"]}))
+    monkeypatch.setattr("sys.stdin", io.StringIO("the worst film of the year\n"))
+    message = r"labels\.json is not the file checkpoint step \d+ was saved with \(its SHA-256 differs\)"
+    with pytest.raises(ValueError, match=message):
+        sentiment.predict(config, workdir)
+    with pytest.raises(ValueError, match=r"labels\.json has labels \['positive', 'negative'\], the data"):
+        train.evaluate_checkpoint(config, workdir, sentiment)  # prepare() compares it with the data first
+    labels.write_text(original)
+    vocab = workdir / "vocab.json"
+    words = json.loads(vocab.read_text())
+    words["symbols"][2], words["symbols"][3] = words["symbols"][3], words["symbols"][2]
+    vocab.write_text(json.dumps(words))
+    with pytest.raises(ValueError, match=r"vocab\.json is not the file checkpoint step"):
+        sentiment.predict(config, workdir)
 
 
 def test_a_workdir_refuses_data_with_another_vocabulary_and_keeps_its_own(tmp_path):

@@ -127,6 +127,19 @@ def test_smoke_preset_trains_then_samples_the_same_text_twice(tmp_path, preset):
     assert samples[0] == samples[-1] and len(samples[0]) > 0
 
 
+def test_sampling_refuses_an_edited_vocabulary(tmp_path):
+    """Two swapped symbols in vocab.json made --mode=sample print text with the letters swapped."""
+    config = config_for(write(tmp_path, markov_text(3000)), train__num_steps=2, train__eval_every=2)
+    train.train_and_evaluate(config, tmp_path / "run", lm)
+    vocab = tmp_path / "run" / "vocab.json"
+    saved = json.loads(vocab.read_text())
+    symbols = saved["symbols"]
+    symbols[-1], symbols[-2] = symbols[-2], symbols[-1]
+    vocab.write_text(json.dumps(saved))
+    with pytest.raises(ValueError, match=r"vocab\.json is not the file checkpoint step 2 was saved with"):
+        lm.sample(config, tmp_path / "run")
+
+
 def test_sampling_refuses_another_model_config(tmp_path):
     config = config_for(write(tmp_path, markov_text(3000)), train__num_steps=2, train__eval_every=2)
     train.train_and_evaluate(config, tmp_path / "run", lm)
