@@ -101,6 +101,14 @@ def test_sampling_refuses_a_vocabulary_that_does_not_match_the_checkpoint(tmp_pa
     workdir = tmp_path / "run"
     train.train_and_evaluate(config, workdir, lm)
     lm_data.Vocab(list("xyz"), "char").to_json(workdir / lm.VOCAB_FILE)
+    with pytest.raises(ValueError, match=r"vocab\.json is not the file checkpoint step 2 was saved with"):
+        lm.sample(config, workdir)
+    # Checkpoints of earlier versions hold no fingerprints (nor checksums): the sizes still disagree.
+    for step_dir in (workdir / "checkpoints").glob("*/2"):
+        (step_dir / "checksums.json").unlink()
+        meta = json.loads((step_dir / "meta" / "metadata").read_text())
+        del meta["artefacts"]
+        (step_dir / "meta" / "metadata").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="has 3 symbols but the checkpoint's embedding has 8 rows"):
         lm.sample(config, workdir)
 
