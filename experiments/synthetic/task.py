@@ -69,8 +69,20 @@ def _generate(task: ml_collections.ConfigDict, rng: np.random.Generator, batch: 
     raise ValueError(f"task.name={task.name!r} is not one of ['adding', 'copy']")
 
 
+def _check_task(task: ml_collections.ConfigDict) -> None:
+    """One line for a size the generators cannot use (``task.seq_len=0`` was numpy's ``high <= 0``)."""
+    least = {"seq_len": 2 if task.name == "adding" else 1, "eval_size": 1}  # adding: a marker in each half
+    if task.name == "copy":
+        least["copy_length"] = 1
+    for key, low in least.items():
+        value = task[key]
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= low):
+            raise ValueError(f"task.{key}={value!r} must be an integer >= {low} (task.name={task.name!r})")
+
+
 def make_data(config: ml_collections.ConfigDict) -> Data:
     task, global_batch = config.task, config.train.batch_size
+    _check_task(task)
     rows = sharding.host_slice(global_batch)
 
     def host_share(rng: np.random.Generator, size: int) -> dict[str, np.ndarray]:

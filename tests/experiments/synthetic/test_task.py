@@ -34,6 +34,23 @@ def test_copy_batch_layout_and_memoryless_baseline():
     assert synthetic.copy_baseline(100, 10) == pytest.approx(10 * math.log(8) / 120)
 
 
+@pytest.mark.parametrize(
+    "module,key,value,message",
+    [
+        (synthetic_adding, "seq_len", 0, r"task\.seq_len=0 must be an integer >= 2 \(task\.name='adding'\)$"),
+        (synthetic_adding, "seq_len", 1, r"task\.seq_len=1 must be an integer >= 2"),
+        (synthetic_copy, "copy_length", 0, r"task\.copy_length=0 must be an integer >= 1 \(task\.name='copy'\)$"),
+        (synthetic_copy, "eval_size", -4, r"task\.eval_size=-4 must be an integer >= 1"),
+    ],
+)
+def test_sizes_the_generators_cannot_use_are_one_line(module, key, value, message):
+    config = module.get_config("smoke")
+    config.task[key] = value
+    with pytest.raises(ValueError, match=message) as info:
+        synthetic.make_data(config)
+    assert "\n" not in str(info.value)
+
+
 def test_batches_depend_only_on_seed_and_step():
     config = synthetic_adding.get_config("smoke")
     data = synthetic.make_data(config)
