@@ -4,8 +4,10 @@ and a ``--workdir`` that is a file or cannot be written."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import tempfile
 from pathlib import Path
 
 
@@ -42,9 +44,24 @@ def config_parse_reason(text: str) -> str | None:
     return found[-1] if found else None
 
 
+def unknown_key(error: BaseException, argv: list[str]) -> str:
+    """One line for the ``KeyError``/``AttributeError`` ml_collections raises on an override of a
+    key that is not there (``--config.train.num_step=10``), with its suggestion if it made one."""
+    inner: object = error
+    while isinstance(inner, BaseException) and inner.args:
+        inner = inner.args[0]  # AttributeError(KeyError("'num_step'\nDid you mean ...")) -> the text
+    lines = str(inner).strip().splitlines() or [type(error).__name__]
+    key = lines[0].strip().strip("\"'")
+    hint = next((line.strip() for line in lines[1:] if line.strip().startswith("Did you mean")), "")
+    culprits = [a.split("=", 1)[0] for a in argv if a.startswith("--config.") and key and key in a]
+    where = f" in {culprits[0]}" if culprits else ""
+    suggestion = f"; {hint[0].lower()}{hint[1:]}" if hint else ""
+    return f"unknown config key {key!r}{where}{suggestion} (configs/base.py and the preset list the keys)"
+
+
 def check_workdir(workdir: str, writes: bool) -> None:
     """Raises ``ValueError`` in one line when ``workdir`` is an existing file, or (``writes``)
-    cannot be created or written; creates nothing."""
+    cannot be created or written (tried, then undone: it creates nothing)."""
     path = Path(workdir)
     if path.exists() and not path.is_dir():
         raise ValueError(f"--workdir={workdir} is a file, not a directory")
@@ -57,3 +74,15 @@ def check_workdir(workdir: str, writes: bool) -> None:
         raise ValueError(f"--workdir={workdir} cannot be created: {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"--workdir={workdir} cannot be written: no write permission in {existing}")
+    missing = [p for p in [path, *path.parents] if not p.exists()]  # innermost first
+    doing = "created" if missing else "written"
+    try:  # what access() cannot tell: /proc, a read-only mount seen as root, a full disk
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ValueError(f"--workdir={workdir} cannot be {doing}: {e.strerror or e} ({e.filename or path})") from None
+    finally:
+        for created in missing:  # the run creates it when it starts writing
+            with contextlib.suppress(OSError):
+                created.rmdir()

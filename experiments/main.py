@@ -21,7 +21,7 @@ from ml_collections import config_flags
 
 import experiments
 from experiments import host_flags, launch_checks
-from rnn_research import hostmem, metrics, preemption, sharding, train
+from rnn_research import checkpoint, hostmem, metrics, preemption, sharding, train
 from rnn_research.experiment import check_hooks
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic/adding.py:smoke.")
@@ -49,11 +49,8 @@ def parse_flags(argv: list[str]) -> list[str]:
         reason = launch_checks.config_parse_reason(str(e)) if "Error whilst parsing config file" in str(e) else None
         if reason:  # the preset's own message, not ml_collections' traceback around it
             text = f"--config={launch_checks.config_argument(argv[1:])}: {reason}"
-        key = text.strip("\"'")
-        culprits = [a for a in argv[1:] if a.startswith("--config.") and key and key in a]
-        where = f" (in {culprits[0]})" if culprits else ""
         if isinstance(e, (AttributeError, KeyError)):
-            text = f"unknown config key {key!r}{where}; see configs/base.py for the known keys"
+            text = launch_checks.unknown_key(e, argv[1:])
         print(f"error: {text}", file=sys.stderr)
         sys.exit(2)
 
@@ -73,7 +70,9 @@ def main(argv: list[str]) -> None:
     if _RETAIN_HOST_MEMORY.value:  # before JAX starts its backend and worker threads
         hostmem.retain_freed_memory()
     try:
-        train.check_config(config)  # a value out of range is one line before anything is written
+        experiment = experiments.get(config.experiment)
+        check_hooks(experiment)  # a misspelt hook is one line before anything runs
+        train.check_config(config, experiment)  # a value out of range is one line before anything is written
         launch_checks.check_workdir(_WORKDIR.value, writes=_MODE.value == "train")
         sharding.maybe_initialize_distributed(
             _MULTIHOST.value,
@@ -81,8 +80,6 @@ def main(argv: list[str]) -> None:
             num_processes=_NUM_PROCESSES.value,
             process_id=_PROCESS_ID.value,
         )
-        experiment = experiments.get(config.experiment)
-        check_hooks(experiment)  # a misspelt hook is one line before anything runs
         modes = {
             "train": functools.partial(train.train_and_evaluate, stop_on_signals=True),
             "eval": train.evaluate_checkpoint,
@@ -98,7 +95,7 @@ def main(argv: list[str]) -> None:
         print(str(e), file=sys.stderr, flush=True)
         sys.stdout.flush()
         preemption.end_by_signal(e.signum)  # shells see the signal: a `for` loop stops on Ctrl-C
-    except (ValueError, KeyError, FileNotFoundError, train.NonFiniteError) as e:
+    except (ValueError, KeyError, OSError, train.NonFiniteError, checkpoint.DamagedCheckpointsError) as e:
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"error: {message}", file=sys.stderr)
         sys.exit(1)

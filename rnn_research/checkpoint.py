@@ -12,8 +12,10 @@ whose files are damaged (its tree metadata missing, array files empty or unreada
 another orbax version on a GPU machine), restoring skips it with a one-line warning and takes
 the next older one. Resuming moves a skipped latest checkpoint aside to
 ``unreadable-<step>-<time>`` (so the step can be saved again); evaluation and inference leave
-directories as they are. Any other restore error (a shape mismatch, out of memory) is raised,
-and so is finding only damaged checkpoints: nothing is restarted from scratch behind your back.
+directories as they are. A step whose saved tree is not the one the config's model builds
+(another model's checkpoint: :func:`tree_problem`, read from orbax's metadata before restoring)
+is skipped the same way. Any other restore error (out of memory) is raised, and so is finding
+only damaged checkpoints, in one line: nothing is restarted from scratch behind your back.
 
 Each saved step also gets ``checksums.json``: the SHA-256 of every file orbax wrote. Restoring
 checks it first, so a file that was emptied, truncated, had bytes flipped or replaced by garbage
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from rnn_research import io, optim
@@ -106,6 +109,64 @@ def checksum_problem(step_dir: Path) -> str | None:
     return None
 
 
+def _key_name(key: Any) -> str:
+    for attr in ("key", "name", "idx"):
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return str(key)
+
+
+def _leaf_specs(tree: Any) -> dict[str, tuple[tuple[int, ...], str]]:
+    """``{"params/lstm/kernel": (shape, dtype name)}`` of a pytree of arrays or array metadata;
+    dataclass fields, dict keys and sequence indices all read as path parts."""
+    flat = jax.tree_util.tree_leaves_with_path(tree)
+    return {
+        "/".join(_key_name(k) for k in path): (tuple(getattr(leaf, "shape", ())), str(getattr(leaf, "dtype", "")))
+        for path, leaf in flat
+    }
+
+
+def tree_problem(step_dir: Path, template: Any, item: str = "state") -> str | None:
+    """Why the tree saved in ``step_dir/item`` is not ``template``'s (another model's checkpoint: a
+    parameter missing, added, or of another shape or dtype), or None when they agree. Reads only
+    orbax's metadata; an unreadable metadata file is left to the restore to report."""
+    try:
+        saved = _leaf_specs(ocp.StandardCheckpointHandler().metadata(step_dir / item).tree)
+    except Exception:  # noqa: BLE001 -- damaged metadata: the restore reports it as damage
+        return None
+    wanted = _leaf_specs(template)
+
+    def order(path: str) -> tuple[bool, str]:  # parameters first: they name the model
+        return (not path.startswith("params/"), path)
+
+    missing = sorted(wanted.keys() - saved.keys(), key=order)
+    if missing:
+        return f"it holds another model: {missing[0]} is missing" + (
+            f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        )
+    extra = sorted(saved.keys() - wanted.keys(), key=order)
+    if extra:
+        return f"it holds another model: it has {extra[0]}, which this config's model lacks"
+    for path in sorted(wanted, key=order):
+        (shape, dtype), (saved_shape, saved_dtype) = wanted[path], saved[path]
+        if shape != saved_shape or (dtype and saved_dtype and dtype != saved_dtype):
+            return (
+                f"it holds another model: {path} is {saved_dtype}{list(saved_shape)} there, "
+                f"{dtype}{list(shape)} in this config's model"
+            )
+    return None
+
+
+def nonfinite_leaves(tree: Any) -> list[str]:
+    """Paths (``"lstm/kernel"``) of the floating-point leaves of ``tree`` holding NaN or infinity."""
+    found = []
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        values = np.asarray(leaf)
+        if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+            found.append("/".join(_key_name(k) for k in path))
+    return found
+
+
 def artefact_digests(workdir: str | Path, names: Iterable[str]) -> dict[str, str]:
     """``{name: SHA-256}`` of the workdir files ``names`` (those that exist), for a checkpoint's meta."""
     workdir = Path(workdir)
@@ -140,17 +201,24 @@ def _move_aside(path: Path) -> str:
 
 
 def _first_readable(
-    directory: Path, steps: Iterable[int], restore: Callable[[int], Any], *, move_aside: bool, what: str = ""
+    directory: Path,
+    steps: Iterable[int],
+    restore: Callable[[int], Any],
+    *,
+    move_aside: bool,
+    what: str = "",
+    check: Callable[[Path], str | None] | None = None,
 ) -> tuple[Any, int] | None:
     """``(restore(step), step)`` for the first step in ``steps`` whose files read.
 
-    Damaged step directories are reported in one line each (and moved aside when ``move_aside``);
+    Damaged step directories (failing their checksums, ``check`` -- e.g. :func:`tree_problem` --
+    or the restore itself) are reported in one line each (and moved aside when ``move_aside``);
     ``None`` if there are no steps, :class:`DamagedCheckpointsError` if all are damaged. Other
     errors propagate.
     """
     damaged: list[tuple[int, str]] = []
     for step in steps:
-        problem = checksum_problem(directory / str(step))
+        problem = checksum_problem(directory / str(step)) or (check(directory / str(step)) if check else None)
         if problem:
             damaged.append((step, problem))
             continue
@@ -174,10 +242,23 @@ def _first_readable(
         return found, step
     if damaged:
         raise DamagedCheckpointsError(
-            f"no readable checkpoint in {directory}: steps {[s for s, _ in damaged]} are damaged "
-            f"({damaged[0][1]}); move them away to start afresh"
+            f"no usable checkpoint in {directory}: steps {[s for s, _ in damaged]} fail their checks "
+            f"({damaged[0][1]}); check --config, or move them away to start afresh"
         )
     return None
+
+
+def saved_any(directory: str | Path) -> bool:
+    """Whether ``directory`` (a run's ``checkpoints/``) holds a saved step under ``latest/`` or
+    ``best/``, readable or not, or one moved aside (``unreadable-*``); a temporary directory of a
+    save that never finished does not count."""
+    for sub in ("latest", "best"):
+        folder = Path(directory) / sub
+        if folder.is_dir() and any(
+            p.is_dir() and (p.name.isdigit() or p.name.startswith("unreadable-")) for p in folder.iterdir()
+        ):
+            return True
+    return False
 
 
 class Checkpointer:
@@ -235,7 +316,9 @@ class Checkpointer:
                 ),
             )
 
-        found = _first_readable(Path(manager.directory), steps, read, move_aside=move_aside)
+        found = _first_readable(
+            Path(manager.directory), steps, read, move_aside=move_aside, check=lambda d: tree_problem(d, template)
+        )
         if move_aside:
             manager.reload()  # forget the steps moved aside, so that they can be saved again
         if found is None:
@@ -282,7 +365,8 @@ def restore_params(directory: str | Path) -> tuple[Any, int]:
     weights in the optimizer state (``optim.ema_decay > 0``), the average is returned, as the
     harness evaluated it. An unreadable step directory (a save killed midway) is skipped with a
     warning, and the next newest is read. A workdir file the checkpoint was saved with (its
-    ``artefacts``, e.g. ``vocab.json``) that has changed since is refused (:func:`check_artefacts`).
+    ``artefacts``, e.g. ``vocab.json``) that has changed since is refused (:func:`check_artefacts`),
+    and so are parameters holding NaN or infinity (every output would be non-finite).
     """
     directory = Path(directory).absolute()
     for which in ("best", "latest"):
@@ -305,10 +389,19 @@ def restore_params(directory: str | Path) -> tuple[Any, int]:
                 raise
             print(f"warning: {e}; using the latest checkpoint instead of the best", file=sys.stderr)
             found = None
-        manager.close()
+        finally:
+            manager.close()
         if found is not None:
             restored, step = found
             check_artefacts(directory.parent, dict(restored.get("meta") or {}), step)
             state = restored.state
-            return optim.averaged_params(state.get("opt_state"), state["params"]), step
+            params = optim.averaged_params(state.get("opt_state"), state["params"])
+            bad = nonfinite_leaves(params)
+            if bad:  # every output would be NaN: refused, not printed
+                more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+                raise ValueError(
+                    f"checkpoint step {step} in {directory / which} holds non-finite parameters ({bad[0]}{more}): "
+                    "the run diverged before it was saved; train again with a lower optim.learning_rate"
+                )
+            return params, step
     raise FileNotFoundError(f"no checkpoints in {directory} (train first, or check --workdir)")

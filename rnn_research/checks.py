@@ -1,17 +1,22 @@
 """Boundary checks that raise one-line ``ValueError``s naming the argument.
 
 These run at trace time on static shapes and dtypes only, so they cost nothing
-inside ``jit``. Values (such as ``lengths``) are checked only when concrete.
+inside ``jit``. Values (such as ``lengths``) are checked at once when concrete; under ``jit``
+they are checked only on request: wrap the function in :func:`checked` (``jax.experimental.checkify``
+underneath), whose call raises the same one-line ``ValueError``. Unwrapped, the traced checks
+are dropped when the program is compiled and cost nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import checkify
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
@@ -76,3 +81,30 @@ def check_lengths(lengths: Any, batch: int, time: int) -> None:
             raise ValueError(
                 f"lengths must lie in [0, {time}] (T of xs), got min {values.min()} and max {values.max()}"
             )
+    elif batch:  # traced: a check that only :func:`checked` turns on
+        checkify.debug_check(
+            jnp.all((lengths >= 0) & (lengths <= time)),
+            f"lengths must lie in [0, {time}] (T of xs), got min {{low}} and max {{high}}",
+            low=jnp.min(lengths),
+            high=jnp.max(lengths),
+        )
+
+
+def checked(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` jitted with its traced value checks on (``lengths`` in ``[0, T]`` inside ``jit``):
+    a failed check raises the one-line ``ValueError`` the eager call would. For debugging a
+    pipeline whose lengths are computed under ``jit``; ``fn`` may itself be jitted.
+
+    >>> run = checks.checked(lambda xs, lengths: recurrent.unroll(cell, params, xs, lengths=lengths))
+    """
+    wrapped = jax.jit(checkify.checkify(fn, errors=checkify.user_checks))
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        error, out = wrapped(*args, **kwargs)
+        message = error.get()
+        if message:
+            raise ValueError(message.split(" (`check` failed)")[0].splitlines()[0])
+        return out
+
+    return run

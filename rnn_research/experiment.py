@@ -103,6 +103,8 @@ class Experiment(Protocol):
         It runs on every process; decode there (beam search, CTC) and score on the host (BLEU,
         WER). The metrics join that split's: logged, plotted, usable as ``train.best_metric``
         (``"valid/bleu"``) and in ``train.stop_when``; a name the split already has is an error.
+        An evaluator may declare the names it returns as a ``metrics`` attribute (a tuple), so that
+        a ``train.best_metric`` naming none of a split's metrics is refused before training.
         """
         ...
 
@@ -122,6 +124,11 @@ OPTIONAL_CONSTANTS = {
     # Files ``prepare`` writes into the workdir that inference reads (``vocab.json``): their SHA-256
     # is saved with every checkpoint, and evaluation and inference refuse one that changed since.
     "ARTEFACTS": "tuple[str, ...]",
+    # {flat config key: (test, what the value must be)}: ranges and choices of the experiment's own
+    # fields, checked with the generic ones before a run writes anything (rnn_research.train.validate).
+    "CONFIG_RULES": "dict[str, tuple[Callable[[Any], bool], str]]",
+    # {flat config key: note}: what a special value of a field means, added to its error line.
+    "CONFIG_NOTES": "dict[str, str]",
 }
 REQUIRED_HOOKS = ("make_data", "make_model", "model_inputs", "loss_and_metrics")
 OPTIONAL_HOOKS = ("init_carry", "prepare", "finalize_metrics", "evaluators")

@@ -19,7 +19,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_utf8"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_utf8", "require_file"]
+
+
+def require_file(path: str | Path, key: str = "data.path", what: str = "") -> Path:
+    """``path`` when it is a file; else ``FileNotFoundError`` in one line naming ``key`` and saying
+    whether it is a directory or missing (``what``: a note such as "(GLUE needs train.tsv)")."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    found = "is a directory, not a file" if path.is_dir() else "no such file"
+    note = f" {what}" if what else ""
+    raise FileNotFoundError(f"{key}: {path}: {found}{note}" if path.is_dir() else f"{key}: no such file: {path}{note}")
 
 
 def read_utf8(path: str | Path, key: str = "data.path", *, allow_empty: bool = False) -> str:
@@ -27,9 +38,7 @@ def read_utf8(path: str | Path, key: str = "data.path", *, allow_empty: bool = F
 
     A non-UTF-8 file reads ``key: PATH:LINE: not valid UTF-8 (byte 0xNN at offset K)``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{key}: no such file: {path}")
+    path = require_file(path, key)
     raw = path.read_bytes()
     if not allow_empty and not raw.strip():
         raise ValueError(f"{key}: {path} is empty")

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from rnn_research.data.utf8 import decode_utf8
-from rnn_research.io import read_utf8
+from rnn_research.io import read_utf8, require_file
 
 VALID_NAMES = ("valid", "validation", "dev")
 
@@ -227,8 +227,7 @@ def load_table_dir(
 ) -> tuple[Examples, dict[str, Examples]]:
     """``train.<ext>`` plus an optional ``valid|validation|dev`` and ``test`` file: train and evals."""
     train_file = root / f"train.{fmt}"
-    if not train_file.is_file():
-        raise FileNotFoundError(f"data.path: no such file: {train_file}")
+    require_file(train_file)
     valid_files = [root / f"{name}.{fmt}" for name in VALID_NAMES if (root / f"{name}.{fmt}").is_file()]
     if len(valid_files) > 1:
         raise ValueError(f"data.path: {root} has more than one validation file: {[p.name for p in valid_files]}")

@@ -53,12 +53,46 @@ from rnn_research.data import batching
 from rnn_research.data.utf8 import decode_utf8
 from rnn_research.data.vocab import Vocab
 from rnn_research.experiment import Data
-from rnn_research.io import atomic_write_json, atomic_write_text, read_utf8
+from rnn_research.io import atomic_write_json, atomic_write_text, read_utf8, require_file
+from rnn_research.train import validate as v
 
 VOCAB_FILE, LABELS_FILE = "vocab.json", "labels.json"
 ARTEFACTS = (VOCAB_FILE, LABELS_FILE)  # fingerprinted with every checkpoint: inference refuses an edited one
 ENCODERS = ("rnn", "bow")
 TRAINING_ONLY = (*configured.TRAINING_ONLY, "word_dropout", "adversarial_eps")
+CONFIG_RULES = {  # checked with the generic fields before a run writes anything
+    "data.format": v.one_of(*sentiment_data.FORMATS),
+    "data.valid_fraction": v.fraction(),
+    "data.holdout": v.one_of("random", "sentences"),
+    "data.test_fraction": v.fraction(),
+    "data.max_examples": v.int_at_least(0),
+    "data.synthetic_train": v.int_at_least(1),
+    "data.synthetic_eval": v.int_at_least(1),
+    "data.min_count": v.int_at_least(0),
+    "data.max_vocab": v.int_at_least(0),
+    "data.max_length": v.int_at_least(0),
+    "data.num_buckets": v.int_at_least(1),
+    "data.eval_batch_size": v.int_at_least(0),
+    "model.embed_size": v.int_at_least(1),
+    "model.bidirectional": v.boolean(),
+    "model.encoder": v.one_of(*ENCODERS),
+    "model.pooling": v.one_of(*POOLINGS),
+    "model.head_hidden": v.int_at_least(0),
+    "model.word_dropout": v.fraction(),
+    "model.adversarial_eps": v.at_least(0),
+    "model.subword_buckets": v.int_at_least(0),
+    "model.subword_width": v.int_at_least(1),
+}
+CONFIG_NOTES = {
+    "data.valid_fraction": " (0: no held-out valid set)",
+    "data.max_examples": " (0: all)",
+    "data.max_vocab": " (0: no limit)",
+    "data.max_length": " (0: no cut)",
+    "data.eval_batch_size": " (0: train.batch_size)",
+    "model.head_hidden": " (0: a linear head)",
+    "model.adversarial_eps": " (0: off)",
+    "model.subword_buckets": " (0: off)",
+}
 # Fields added after workdirs were written, with the value a saved config without them ran with.
 ADDED_FIELDS = {
     "model.subword_buckets": 0,
@@ -73,9 +107,7 @@ FORMER_NAMES = ("sentiment",)  # workdirs saved under the old name resume and lo
 def load_embeddings(path: str | Path, vocab: Vocab, size: int, seed: int) -> tuple[np.ndarray, int]:
     """``([V, size] float32, words found)`` from a GloVe-format text file (``word v_1 ... v_size``
     per line); words not in the file get ``N(0, 0.1^2)`` rows from ``seed``, ``<pad>`` zeros."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"data.embeddings: no such file: {path}")
+    path = require_file(path, "data.embeddings")
     table = np.random.default_rng(seed).normal(0.0, 0.1, (len(vocab), size)).astype(np.float32)
     table[0] = 0.0
     ids, found = {w: i for i, w in enumerate(vocab.symbols)}, 0
@@ -348,6 +380,9 @@ def predict_texts(
         chunk = ids[start : start + batch]
         padded = text.labelled_batch(chunk, [0] * len(chunk), [batching.round_up(max(map(len, chunk)), 16)], batch)
         probs = np.asarray(apply(params, padded["tokens"], padded["lengths"]))[: len(chunk)]
+        if not np.isfinite(probs).all():
+            line = start + int(np.argwhere(~np.isfinite(probs))[0][0]) + 1
+            raise ValueError(f"the model's probabilities are non-finite for text {line} (its logits overflow)")
         out.extend((label_names[int(np.argmax(p))], float(np.max(p))) for p in probs)
     return out
 

@@ -45,7 +45,15 @@ def forecast(model: Any, params: Any, x: np.ndarray, batch: int = 256) -> tuple[
         means.append(np.asarray(mean)[: len(chunk)])
         if sigma is not None:
             sigmas.append(np.asarray(sigma)[: len(chunk)])
-    return np.concatenate(means), (np.concatenate(sigmas) if sigmas else None)
+    mean, sigma = np.concatenate(means), (np.concatenate(sigmas) if sigmas else None)
+    for name, values in (("forecast", mean), ("sigma", sigma)):
+        if values is not None and not np.isfinite(values).all():
+            window = int(np.argwhere(~np.isfinite(values))[0][0])
+            raise ValueError(
+                f"the model's {name} is non-finite from window {window} on (its parameters overflow on "
+                "this input); nothing was written"
+            )
+    return mean, sigma
 
 
 def _write_csv(path: Path, header: list[str], rows: Any) -> None:

@@ -38,12 +38,12 @@ from __future__ import annotations
 import importlib
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from rnn_research import io
 from rnn_research.data.fields import comma_list
 
 if TYPE_CHECKING:
@@ -189,9 +189,7 @@ def _shown(cell: str, limit: int = 40) -> str:
 def _load_csv(data: ml_collections.ConfigDict) -> Series:
     if not data.path:
         raise ValueError("data.path is required with data.source='csv'")
-    path = Path(data.path)
-    if not path.is_file():
-        raise FileNotFoundError(f"data.path: no such file: {path}")
+    path = io.require_file(data.path)
     try:
         frame = pd.read_csv(path, header=None, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:

@@ -49,10 +49,42 @@ import jax.numpy as jnp
 import ml_collections
 
 from experiments.forecasting import metrics
+from experiments.forecasting.data import SPLITS
 from experiments.forecasting.model import DECODERS, TRAINING_ONLY, Forecaster, make_model  # noqa: F401
 from experiments.forecasting.modes import anomalies, predict
 from experiments.forecasting.pipeline import Prepared, make_data  # noqa: F401
+from experiments.forecasting.series import FEATURES, FILLS, SOURCES
 from rnn_research import io
+from rnn_research.train import validate as v
+
+CONFIG_RULES = {  # checked with the generic fields before a run writes anything
+    "data.source": v.one_of(*SOURCES),
+    "data.features": v.one_of(*FEATURES),
+    "data.fill": v.one_of(*FILLS),
+    "data.split": v.one_of(*SPLITS),
+    "data.lookback": v.int_at_least(1),
+    "data.horizon": v.int_at_least(1),
+    "data.stride": v.int_at_least(1),
+    "data.eval_stride": v.int_at_least(1),
+    "data.context": v.one_of("previous", "none"),
+    "data.eval_batch_size": v.int_at_least(0),
+    "forecast.seasonal_period": v.int_at_least(0),
+    "forecast.mase_period": v.int_at_least(1),
+    "forecast.ar_lags": v.int_at_least(0),
+    "forecast.interval_z": v.at_least(0, strict=True),
+    "forecast.anomaly_threshold": v.at_least(0, strict=True),
+    "model.decoder": v.one_of(*DECODERS),
+    "model.relative": v.boolean(),
+    "model.channel_independent": v.boolean(),
+    "model.gaussian": v.boolean(),
+    "model.teacher_forcing": v.fraction(high_closed=True),
+    "predict.num_plots": v.int_at_least(0),
+}
+CONFIG_NOTES = {
+    "data.eval_batch_size": " (0: train.batch_size)",
+    "forecast.seasonal_period": " (0: no seasonal naive baseline)",
+    "forecast.ar_lags": " (0: no AR baseline)",
+}
 
 
 def prepare(config: ml_collections.ConfigDict, workdir: Path, info: Mapping[str, Any]) -> None:

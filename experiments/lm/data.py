@@ -35,7 +35,7 @@ import numpy as np
 
 from rnn_research.data import tokenize as tokenizers
 from rnn_research.data.vocab import DEFAULT_SYMBOLS, Vocab, rank_tokens
-from rnn_research.io import read_utf8
+from rnn_research.io import read_utf8, require_file
 
 EOS, UNK = tokenizers.EOS, DEFAULT_SYMBOLS["unk"]
 TOKENIZER_OF_LEVEL = {"char": "chars", "word": "words"}
@@ -81,8 +81,7 @@ def _ptb_files(path: Path) -> dict[str, Path]:
         prefix = str(path)
     files = {split: Path(f"{prefix}{split}.txt") for split in ("train", "valid", "test")}
     for split, file in files.items():
-        if not file.is_file():
-            raise FileNotFoundError(f"data.path: no {split} split: no such file: {file}")
+        require_file(file, what=f"(the {split} split)")
     return files
 
 

@@ -39,11 +39,42 @@ from experiments.lm import data as lm_data
 from rnn_research import checkpoint, configured, decoding, layers, sharding
 from rnn_research.configured import check_model_config, make_cell, make_rnn
 from rnn_research.experiment import Data
+from rnn_research.train import validate as v
 
 VOCAB_FILE = "vocab.json"
 ARTEFACTS = (VOCAB_FILE,)  # fingerprinted with every checkpoint: inference refuses an edited one
 # ``config.model`` fields sampling ignores (how training regularises, how anything is computed).
 TRAINING_ONLY = (*configured.TRAINING_ONLY, "variational", "embed_dropout", "weight_drop")
+CONFIG_RULES = {  # checked with the generic fields before a run writes anything
+    "data.source": v.one_of(*lm_data.SOURCES),
+    "data.level": v.one_of(*lm_data.LEVELS),
+    "data.train_fraction": v.fraction(low_open=True),
+    "data.max_chars": v.int_at_least(0),
+    "data.num_steps": v.int_at_least(1),
+    "data.min_count": v.int_at_least(0),
+    "data.max_vocab": v.int_at_least(0),
+    "data.valid_batch_size": v.int_at_least(0),
+    "data.test_batch_size": v.int_at_least(0),
+    "task.loss": v.one_of("mean", "zaremba"),
+    "model.embed_size": v.int_at_least(0),
+    "model.tie_embeddings": v.boolean(),
+    "model.variational": v.boolean(),
+    "model.embed_dropout": v.fraction(),
+    "model.weight_drop": v.fraction(),
+    "sample.length": v.int_at_least(1),
+    "sample.temperature": v.at_least(0),
+    "sample.top_k": v.int_at_least(0),
+    "sample.seed": v.integer(),
+}
+CONFIG_NOTES = {
+    "data.max_chars": " (0: every file)",
+    "data.max_vocab": " (0: no limit)",
+    "data.valid_batch_size": " (0: train.batch_size)",
+    "data.test_batch_size": " (0: train.batch_size)",
+    "model.embed_size": " (0: model.hidden_size)",
+    "sample.temperature": " (0: greedy)",
+    "sample.top_k": " (0: the whole vocabulary)",
+}
 
 
 # ------------------------------------------------------------------------------------ data
@@ -243,7 +274,8 @@ def generate(
     All of the prime but its last token is read by a scan over the stacked cells; :func:`decoding.sample`
     then feeds the last one and samples every next token from ``softmax(logits / temperature)``
     (``temperature=0``: argmax) over the ``top_k`` most likely (0: all). Step ``t`` draws with
-    ``jax.random.split(PRNGKey(seed), length)[t]``: same seed, same text.
+    ``jax.random.split(PRNGKey(seed), length)[t]``: same seed, same text. Non-finite
+    log-probabilities (an overflowing model) are a ``ValueError``, not text.
     """
     cell = make_cell(config.model)
     per_layer = layers.layer_params(params["rnn"])
@@ -263,9 +295,12 @@ def generate(
         states = [cell.initial_state(1, jnp.float32, params=p) for p in per_layer]
         states, _ = jax.lax.scan(lambda s, token: (step(s, token[None], None)[0], None), states, prime[:-1])
         out = decoding.sample(step, states, prime[-1:], length, key[None], temperature=temperature, top_k=top_k)
-        return out.tokens[0]  # key[None]: row 0 samples with the seed's key itself
+        return out.tokens[0], out.scores[0]  # key[None]: row 0 samples with the seed's key itself
 
-    return np.asarray(run(jnp.asarray(prime_ids, jnp.int32), jax.random.PRNGKey(seed)))
+    tokens, score = run(jnp.asarray(prime_ids, jnp.int32), jax.random.PRNGKey(seed))
+    if not np.isfinite(float(score)):  # NaN logits sample arbitrary tokens: refused, not printed
+        raise ValueError(f"the model's log-probabilities are non-finite while sampling (log-likelihood {float(score)})")
+    return np.asarray(tokens)
 
 
 def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:

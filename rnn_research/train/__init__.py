@@ -24,7 +24,13 @@ Usable from a notebook::
 
 from __future__ import annotations
 
-from rnn_research.train.evaluators import best_metric_value, make_evaluators, parse_stop_when, run_evaluators
+from rnn_research.train.evaluators import (
+    best_metric_value,
+    check_metric_names,
+    make_evaluators,
+    parse_stop_when,
+    run_evaluators,
+)
 from rnn_research.train.harness import Harness, NonFiniteError, TrainState, mean_metrics, total_steps
 from rnn_research.train.loop import evaluate_checkpoint, train_and_evaluate
 from rnn_research.train.resume import (
@@ -47,6 +53,7 @@ __all__ = [
     "TrainState",
     "added_fields",
     "best_metric_value",
+    "check_metric_names",
     "check_config",
     "check_config_for_resume",
     "check_optimizer_for_restore",

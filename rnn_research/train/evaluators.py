@@ -79,6 +79,39 @@ _STOP_WHEN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*([-+]?[0-
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
+def stop_when_metric(text: str) -> str | None:
+    """The metric ``train.stop_when`` names (``"mse<0.01"`` -> ``"mse"``), or None when empty."""
+    parse_stop_when(text)  # a malformed value is its one-line error
+    match = _STOP_WHEN.match(text) if text else None
+    return match.group(1) if match else None
+
+
+def check_metric_names(config: ml_collections.ConfigDict, names: Mapping[str, set[str] | None]) -> None:
+    """Refuses, before training, a ``train.best_metric`` or ``train.stop_when`` that names a split
+    or metric the evaluation will not report. ``names``: per eval set (in order), the metric names
+    it reports, or None where they are not known in advance (an evaluator that declares no
+    ``metrics``); those sets are not checked."""
+    if not names:
+        return
+    tc = config.train
+    wanted = [("train.best_metric", str(tc.best_metric))]
+    named = stop_when_metric(tc.get("stop_when", ""))
+    if named:
+        wanted.append(("train.stop_when", named))
+    first = next(iter(names))
+    for key, value in wanted:
+        split, _, metric = value.rpartition("/")
+        if key == "train.stop_when":
+            split, metric = first, value  # stop_when reads the first eval set
+        if split and split not in names:
+            raise ValueError(f"{key}={value!r} names split {split!r}, not one of {list(names)}")
+        known = names[split or first]
+        if known is not None and metric not in known:
+            raise ValueError(
+                f"{key}={value!r}: {metric!r} is not a metric of eval set {split or first!r} ({sorted(known)})"
+            )
+
+
 def parse_stop_when(text: str) -> Callable[[dict[str, float]], bool] | None:
     """``train.stop_when`` (``"mse<0.01"``, ``"copy_accuracy>=0.99"``; empty: never) -> a test on
     the first eval set's metrics (evaluators' included). A malformed value is a one-line error

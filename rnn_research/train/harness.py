@@ -202,6 +202,28 @@ class Harness:
                 results[name] = evaluators.run_evaluators(self.evaluators, self.model, params, name, batches, values)
         return results
 
+    def metric_names(self, eval_step: Any, params: Any) -> dict[str, set[str] | None]:
+        """Per eval set, the names its evaluation will report, found by tracing ``eval_step`` on
+        the set's first batch (nothing is computed) and finalizing placeholder values, plus the
+        evaluators' declared ``metrics``; None for a set where that is not known in advance (an
+        evaluator without ``metrics``, or a ``finalize_metrics`` that needs real values)."""
+        declared = [getattr(e, "metrics", None) for e in self.evaluators.values()]
+        extra = None if any(d is None for d in declared) else set().union(*map(set, declared))
+        names: dict[str, set[str] | None] = {}
+        for name, batches in self.eval_sets.items():
+            batch = next(iter(batches()), None)
+            if batch is None:
+                continue
+            carry = self.initial_carry(np.shape(jax.tree_util.tree_leaves(batch)[0])[0])
+            shapes, _ = jax.eval_shape(eval_step, params, self.shard(batch), carry)
+            try:
+                found = set(self.finalize({k: 1.0 for k in shapes}))
+            except Exception:  # noqa: BLE001 -- derived metrics that need real values: not checked
+                names[name] = None
+                continue
+            names[name] = None if extra is None else found | extra
+        return names
+
     def make_diagnostics(self, params: Any, batch: Any) -> Any:
         """A jitted ``params -> {layer: [T] norms}`` on a fixed batch, or None without RNN layers."""
         if not self.config.train.diagnostics_every:

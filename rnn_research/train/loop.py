@@ -32,128 +32,146 @@ def train_and_evaluate(
     SIGTERM/SIGINT during training save a checkpoint and raise :class:`preemption.Stopped`.
     """
     check_hooks(experiment)
-    validate.check_config(config)  # before anything is written
+    validate.check_config(config, experiment)  # before anything is written
     workdir = Path(workdir)
     tc = config.train
     is_chief = jax.process_index() == 0
     h = Harness(config, workdir, experiment)
-    if is_chief:
-        workdir.mkdir(parents=True, exist_ok=True)
-        resume.check_config_for_resume(config, workdir, experiment)
-    ckpt = _checkpointer(config, workdir)
-    prepare = getattr(experiment, "prepare", None)
-    if prepare and is_chief:
-        prepare(config, workdir, h.info)  # e.g. save the vocabulary, or refuse one that differs
-    num_steps = h.total_steps
-    eval_every, checkpoint_every = interval(config, "eval_every", h.info), interval(config, "checkpoint_every", h.info)
-    writer = metrics.MetricWriter(workdir, total_steps=num_steps, console=is_chief) if is_chief else None
-    diag_log = diagnostics.DiagnosticsLog(workdir)
-
     first_batch = h.shard(next(iter(h.train_batches(0))))
     state = h.init_state(first_batch)
-    meta = {"best": None, "evals_without_improvement": 0, "stopped_early": False}
-    restored = ckpt.restore_latest(state, move_aside=True)
-    if restored is not None:
-        state, meta = restored.state, restored.meta
-    # The workdir files inference reads (vocab.json): fingerprinted with every checkpoint. prepare()
-    # has just refused one that no longer fits the data, so they are the run's own.
-    meta["artefacts"] = checkpoint.artefact_digests(workdir, getattr(experiment, "ARTEFACTS", ()))
-    # The current log interval's per-step metrics, saved with every checkpoint so that a resumed
-    # run's next log record averages the same steps as an uninterrupted run's.
-    history: list[dict[str, Any]] = meta.pop("log_history", [])
-    start = int(state.step)
-    ckpt.forget_best_after(start)
-    if is_chief:
-        # Records written after the checkpoint we start from (all of them when starting afresh,
-        # e.g. after a kill before the first save) are dropped; the final evaluation is redone.
-        kept_until = start if restored is not None else -1
-        writer.resume(kept_until, keep=lambda r: not r["split"].startswith("best_"))
-        diag_log.resume(kept_until)
-        if restored is not None:
-            print(f"resumed from step {start} in {workdir}", flush=True)
-
     train_step, eval_step = h.make_train_step(), h.make_eval_step()
-    diag_fn = h.make_diagnostics(state.params, first_batch)
-    sign = 1.0 if tc.best_mode == "min" else -1.0
+    # Everything the config names is checked before the first file is written.
+    evaluators.check_metric_names(config, h.metric_names(eval_step, state.params))
     target_met = evaluators.parse_stop_when(tc.get("stop_when", ""))
     if target_met is not None and not h.eval_sets:
         raise ValueError(f"train.stop_when={tc.stop_when!r} needs an eval set, and this experiment has none")
+    eval_every, checkpoint_every = interval(config, "eval_every", h.info), interval(config, "checkpoint_every", h.info)
+    saved_nothing = not checkpoint.saved_any(workdir / "checkpoints")
+    if is_chief:
+        workdir.mkdir(parents=True, exist_ok=True)
+        # A workdir where no checkpoint was ever saved (a run that failed or was killed before its
+        # first save) holds nothing to resume: its config.json and artefacts do not bind this run.
+        resume.check_config_for_resume(config, workdir, experiment, saved_nothing=saved_nothing)
+        if saved_nothing:
+            for name in getattr(experiment, "ARTEFACTS", ()):
+                (workdir / name).unlink(missing_ok=True)
+    ckpt = _checkpointer(config, workdir)
+    try:  # the managers' threads are released on any error too (else tracebacks at exit)
+        prepare = getattr(experiment, "prepare", None)
+        if prepare and is_chief:
+            prepare(config, workdir, h.info)  # e.g. save the vocabulary, or refuse one that differs
+        num_steps = h.total_steps
+        writer = metrics.MetricWriter(workdir, total_steps=num_steps, console=is_chief) if is_chief else None
+        diag_log = diagnostics.DiagnosticsLog(workdir)
 
-    def save(step: int) -> None:
-        ckpt.save(step, state, {**meta, "log_history": [floats(m) for m in jax.device_get(history)]})
+        meta = {"best": None, "evals_without_improvement": 0, "stopped_early": False}
+        restored = ckpt.restore_latest(state, move_aside=True)
+        if restored is not None:
+            state, meta = restored.state, restored.meta
+        # The workdir files inference reads (vocab.json): fingerprinted with every checkpoint. prepare()
+        # has just refused one that no longer fits the data, so they are the run's own.
+        meta["artefacts"] = checkpoint.artefact_digests(workdir, getattr(experiment, "ARTEFACTS", ()))
+        # The current log interval's per-step metrics, saved with every checkpoint so that a resumed
+        # run's next log record averages the same steps as an uninterrupted run's.
+        history: list[dict[str, Any]] = meta.pop("log_history", [])
+        start = int(state.step)
+        ckpt.forget_best_after(start)
+        if is_chief:
+            # Records written after the checkpoint we start from (all of them when starting afresh,
+            # e.g. after a kill before the first save) are dropped; the final evaluation is redone.
+            kept_until = start if restored is not None else -1
+            writer.resume(kept_until, keep=lambda r: not r["split"].startswith("best_"))
+            diag_log.resume(kept_until)
+            if restored is not None:
+                print(f"resumed from step {start} in {workdir}", flush=True)
 
-    def record_diagnostics(step: int) -> None:
-        if diag_fn is not None and step % tc.diagnostics_every == 0:
-            norms = diag_fn(state.params)  # every process joins the computation; the chief writes it
-            if is_chief:
-                diag_log.write(step, jax.device_get(norms))
+        diag_fn = h.make_diagnostics(state.params, first_batch)
+        sign = 1.0 if tc.best_mode == "min" else -1.0
 
-    if start == 0:
-        record_diagnostics(0)
-    batches = h.train_batches(start)
-    step = start
-    with preemption.StopSignals(stop_on_signals) as stop:  # SIGTERM/SIGINT: save and stop after this step
-        while step < num_steps and not meta["stopped_early"]:
-            batch = h.shard(next(batches))
-            state, (step_metrics, finite) = train_step(state, batch)
-            step += 1
-            if tc.nonfinite == "halt" and not bool(finite):
-                raise NonFiniteError(
-                    f"non-finite loss or gradient at step {step} (train.nonfinite='halt'); "
-                    f"the last good checkpoint (step {ckpt.latest_step()}) is intact in {workdir}"
-                )
-            history.append(step_metrics)
-            if step % tc.log_every == 0 or step == num_steps:
-                logged = h.finalize(mean_metrics(history))
-                logged["nonfinite_steps"] = float(state.nonfinite_steps)
-                history = []
-                if writer:
-                    writer.write(step, logged, split="train")
-            record_diagnostics(step)
-            if h.eval_sets and (step % eval_every == 0 or step == num_steps):
-                results = h.evaluate(eval_step, h.eval_params(state))
-                for name, values in results.items():
+        def save(step: int) -> None:
+            ckpt.save(step, state, {**meta, "log_history": [floats(m) for m in jax.device_get(history)]})
+
+        def record_diagnostics(step: int) -> None:
+            if diag_fn is not None and step % tc.diagnostics_every == 0:
+                norms = diag_fn(state.params)  # every process joins the computation; the chief writes it
+                if is_chief:
+                    diag_log.write(step, jax.device_get(norms))
+
+        if start == 0:
+            record_diagnostics(0)
+        batches = h.train_batches(start)
+        step = start
+        with preemption.StopSignals(stop_on_signals) as stop:  # SIGTERM/SIGINT: save and stop after this step
+            while step < num_steps and not meta["stopped_early"]:
+                batch = h.shard(next(batches))
+                state, (step_metrics, finite) = train_step(state, batch)
+                step += 1
+                if tc.nonfinite == "halt" and not bool(finite):
+                    last = ckpt.latest_step()
+                    kept = (
+                        f"the last good checkpoint (step {last}) is intact in {workdir}"
+                        if last is not None
+                        else f"no checkpoint was saved before it, so the same --workdir={workdir} starts afresh"
+                    )
+                    remedy = "lower optim.learning_rate" + (
+                        "" if config.optim.get("clip_norm") else " or set optim.clip_norm"
+                    )
+                    raise NonFiniteError(
+                        f"non-finite loss or gradient at step {step} (train.nonfinite='halt'): {remedy}; {kept}"
+                    )
+                history.append(step_metrics)
+                if step % tc.log_every == 0 or step == num_steps:
+                    logged = h.finalize(mean_metrics(history))
+                    logged["nonfinite_steps"] = float(state.nonfinite_steps)
+                    history = []
                     if writer:
-                        writer.write(step, values, split=name)
-                value = evaluators.best_metric_value(results, tc.best_metric)
-                if meta["best"] is None or sign * value < sign * meta["best"]:
-                    meta.update(best=value, evals_without_improvement=0)
-                else:
-                    meta["evals_without_improvement"] += 1
-                ckpt.save_best(step, state, meta, {tc.best_metric: value})
-                if tc.early_stopping_evals and meta["evals_without_improvement"] >= tc.early_stopping_evals:
-                    meta["stopped_early"] = True
-                if target_met is not None and target_met(next(iter(results.values()))):
-                    meta["stopped_early"] = True
-            saved = step % checkpoint_every == 0 or step == num_steps or meta["stopped_early"]
-            if saved:
-                save(step)
-            signum = stop.should_stop(step, log_step=step % tc.log_every == 0 or step == num_steps)
-            if signum is not None:
-                if not saved:
+                        writer.write(step, logged, split="train")
+                record_diagnostics(step)
+                if h.eval_sets and (step % eval_every == 0 or step == num_steps):
+                    results = h.evaluate(eval_step, h.eval_params(state))
+                    for name, values in results.items():
+                        if writer:
+                            writer.write(step, values, split=name)
+                    value = evaluators.best_metric_value(results, tc.best_metric)
+                    if meta["best"] is None or sign * value < sign * meta["best"]:
+                        meta.update(best=value, evals_without_improvement=0)
+                    else:
+                        meta["evals_without_improvement"] += 1
+                    ckpt.save_best(step, state, meta, {tc.best_metric: value})
+                    if tc.early_stopping_evals and meta["evals_without_improvement"] >= tc.early_stopping_evals:
+                        meta["stopped_early"] = True
+                    if target_met is not None and target_met(next(iter(results.values()))):
+                        meta["stopped_early"] = True
+                saved = step % checkpoint_every == 0 or step == num_steps or meta["stopped_early"]
+                if saved:
                     save(step)
-                if writer:
-                    writer.close()
-                ckpt.close()
-                raise preemption.Stopped(signum, step, workdir)
+                signum = stop.should_stop(step, log_step=step % tc.log_every == 0 or step == num_steps)
+                if signum is not None:
+                    if not saved:
+                        save(step)
+                    if writer:
+                        writer.close()
+                    ckpt.close()
+                    raise preemption.Stopped(signum, step, workdir)
 
-    final: dict[str, Any] = {}
-    try:
-        best = ckpt.restore_best(state) if h.eval_sets else None
-    except checkpoint.DamagedCheckpointsError as e:  # a save of the best killed midway, not redone since
-        print(f"warning: {e}; reporting the final state (step {int(state.step)}) instead", file=sys.stderr)
-        best = checkpoint.Restored(state, meta, int(state.step))
-    if best is not None:
-        final = h.evaluate(eval_step, h.eval_params(best.state))
+        final: dict[str, Any] = {}
+        try:
+            best = ckpt.restore_best(state) if h.eval_sets else None
+        except checkpoint.DamagedCheckpointsError as e:  # a save of the best killed midway, not redone since
+            print(f"warning: {e}; reporting the final state (step {int(state.step)}) instead", file=sys.stderr)
+            best = checkpoint.Restored(state, meta, int(state.step))
+        if best is not None:
+            final = h.evaluate(eval_step, h.eval_params(best.state))
+            if writer:
+                for name, values in final.items():
+                    writer.write(best.step, values, split=f"best_{name}")
         if writer:
-            for name, values in final.items():
-                writer.write(best.step, values, split=f"best_{name}")
-    if writer:
-        if tc.plots:
-            metrics.plot_curves(metrics.read_jsonl(workdir / "metrics.jsonl"), workdir / "plots")
-            diagnostics.plot(diag_log.read(), workdir / "plots")
-        writer.close()
-    ckpt.close()
+            if tc.plots:
+                metrics.plot_curves(metrics.read_jsonl(workdir / "metrics.jsonl"), workdir / "plots")
+                diagnostics.plot(diag_log.read(), workdir / "plots")
+            writer.close()
+    finally:
+        ckpt.close()
     return final
 
 
@@ -161,24 +179,26 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     """Evaluates the best checkpoint in ``workdir`` (or the latest if none is marked best):
     ``{eval_set: {metric: value}}``, host-side evaluators' metrics included."""
     check_hooks(experiment)
-    validate.check_config(config)
+    validate.check_config(config, experiment)
     workdir = Path(workdir)
     if not (workdir / "checkpoints").is_dir():
         raise FileNotFoundError(f"no checkpoints in {workdir} (train first, or check --workdir)")
     resume.check_optimizer_for_restore(config, workdir, experiment)
     h = Harness(config, workdir, experiment)
-    ckpt = _checkpointer(config, workdir)
     prepare = getattr(experiment, "prepare", None)
     if prepare and jax.process_index() == 0:
         prepare(config, workdir, h.info)  # refuses data that does not match the checkpoint
     template = h.init_state(h.shard(next(iter(h.train_batches(0)))))
+    ckpt = _checkpointer(config, workdir)
     try:
-        restored = ckpt.restore_best(template)
-    except checkpoint.DamagedCheckpointsError as e:
-        print(f"warning: {e}; evaluating the latest checkpoint instead", file=sys.stderr)
-        restored = None
-    restored = restored or ckpt.restore_latest(template)
-    ckpt.close()
+        try:
+            restored = ckpt.restore_best(template)
+        except checkpoint.DamagedCheckpointsError as e:
+            print(f"warning: {e}; evaluating the latest checkpoint instead", file=sys.stderr)
+            restored = None
+        restored = restored or ckpt.restore_latest(template)
+    finally:
+        ckpt.close()
     if restored is None:
         raise FileNotFoundError(f"no checkpoints in {workdir / 'checkpoints'} (train first, or check --workdir)")
     checkpoint.check_artefacts(workdir, restored.meta, restored.step)

@@ -16,6 +16,7 @@ The harness names no experiment's field: experiment fields come from the experim
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -107,16 +108,30 @@ def saved_flat(path: Path, now: dict[str, Any], experiment: Any = None) -> dict[
     return saved
 
 
-def check_config_for_resume(config: ml_collections.ConfigDict, workdir: Path, experiment: Any = None) -> None:
+def check_config_for_resume(
+    config: ml_collections.ConfigDict, workdir: Path, experiment: Any = None, *, saved_nothing: bool = False
+) -> None:
     """Refuses a resume under an incompatible config, then writes ``config.json``.
 
     Called once the experiment has been built from the config, so a config that fails to build
     leaves no ``config.json`` behind to block the corrected run. ``experiment`` contributes its
-    ``ADDED_FIELDS`` and ``FORMER_NAMES``.
+    ``ADDED_FIELDS`` and ``FORMER_NAMES``. ``saved_nothing``: the workdir holds no checkpoint (its
+    run failed or was stopped before the first save), so there is nothing to resume and a
+    ``config.json`` that differs is replaced, with a note on stderr.
     """
     path = Path(workdir) / "config.json"
     current = json.loads(config.to_json_best_effort())
-    if path.exists():
+    if path.exists() and saved_nothing:
+        try:
+            same = read_saved(path) == current
+        except ValueError:  # malformed: replaced like any other
+            same = False
+        if not same:
+            print(
+                f"note: {path} is from a run that saved no checkpoint; starting afresh under this config",
+                file=sys.stderr,
+            )
+    elif path.exists():
         now = flatten(current)
         saved = saved_flat(path, now, experiment)
         changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
