@@ -5,6 +5,7 @@ import os
 import pytest
 
 from experiments import launch_checks
+from rnn_research import io
 from tests.errors import one_line_error
 from tests.test_main import run
 
@@ -68,3 +69,35 @@ def test_launcher_refuses_a_workdir_that_is_a_file(tmp_path):
     code, _, err = run(tmp_path / "afile")
     assert code == 1 and err.strip().endswith("afile is a file, not a directory") and err.count("\n") == 1, err
     assert (tmp_path / "afile").read_text() == "keep me"
+
+
+def test_a_workdir_that_cannot_be_created_is_one_line_naming_it():
+    with one_line_error(ValueError, r"--workdir=/proc/rnn-research-x/run cannot be created: .+ \(/proc/rnn-research-x"):
+        launch_checks.check_workdir("/proc/rnn-research-x/run", writes=True)
+
+
+def test_an_unknown_config_key_is_one_line_with_the_suggestion():
+    hinted = AttributeError(KeyError('\'num_step\'\nDid you mean "num_steps" instead of "num_step"?'))
+    line = launch_checks.unknown_key(hinted, ["--config.train.num_step=10"])
+    assert line == (
+        "unknown config key 'num_step' in --config.train.num_step; did you mean \"num_steps\" instead of "
+        '"num_step"? (configs/base.py and the preset list the keys)'
+    )
+    assert launch_checks.unknown_key(KeyError("'nosuch'"), ["--config.nosuch.x=1"]).startswith(
+        "unknown config key 'nosuch' in --config.nosuch.x ("
+    )
+
+
+def test_launcher_prints_the_unknown_key_line(tmp_path):
+    code, _, err = run(tmp_path / "run", "--config.train.num_step=10")
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("error: unknown config key 'num_step' in --config.train.num_step; did you mean \"num_steps\"")
+
+
+def test_a_directory_given_as_a_data_file_says_so(tmp_path):
+    with one_line_error(FileNotFoundError, rf"data\.path: {tmp_path}: is a directory, not a file$"):
+        io.require_file(tmp_path)
+    with one_line_error(FileNotFoundError, rf"data\.embeddings: no such file: {tmp_path / 'x'} \(a GloVe file\)$"):
+        io.require_file(tmp_path / "x", "data.embeddings", what="(a GloVe file)")
+    (tmp_path / "f").write_text("1")
+    assert io.require_file(tmp_path / "f", "k") == tmp_path / "f"

@@ -326,6 +326,7 @@ def test_a_workdir_refuses_data_with_another_vocabulary_and_keeps_its_own(tmp_pa
     config = smoke_config(data)
     (tmp_path / "run").mkdir()
     sentiment.prepare(config, tmp_path / "run", sentiment.make_data(config)[2])  # as a first run does
+    (tmp_path / "run" / "checkpoints" / "latest" / "12").mkdir(parents=True)  # and a saved step binds it
     before = (tmp_path / "run" / "vocab.json").read_bytes()
     (data / "train.tsv").write_text("sentence\tlabel\n" + "entirely new words here \t1\nand more \t0\n" * 20)
     with pytest.raises(ValueError, match="vocab.json .* does not match"):

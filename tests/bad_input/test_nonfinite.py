@@ -1,0 +1,74 @@
+"""Class 2 of issue 27: no non-finite number leaves the program silently. Inference refuses a
+checkpoint whose parameters hold NaN, and each inference mode refuses non-finite outputs before
+printing or writing anything; training halts with a line that says what to do. (Evaluation's
+non-finite metrics become ``null`` and exit code 1 in the launcher: ``tests/test_main.py``.)"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from configs.classification import synthetic as classification_synthetic
+from configs.lm import char as lm_char
+from experiments.classification import task as classification
+from experiments.classification import text
+from experiments.forecasting import modes as forecasting_modes
+from experiments.lm import task as lm
+from rnn_research import checkpoint, train
+from tests import toy_experiment as toy
+from tests.errors import one_line_error
+
+
+def nan_like(tree):
+    return jax.tree_util.tree_map(lambda x: jnp.full_like(x, jnp.nan), tree)
+
+
+def test_inference_refuses_a_checkpoint_whose_parameters_are_not_finite(tmp_path):
+    config = toy.get_config(num_steps=4)
+    h = train.Harness(config, tmp_path, toy)
+    state = h.init_state(h.shard(next(iter(h.train_batches(0)))))
+    ckpt = checkpoint.Checkpointer(tmp_path / "checkpoints", keep=2, best_metric="mse", best_mode="min")
+    ckpt.save(4, state.replace(params=nan_like(state.params)), {})  # its checksums pass: saved that way
+    ckpt.close()
+    with one_line_error(ValueError, r"checkpoint step 4 in .*latest holds non-finite parameters \(.+ and \d+ more\)"):
+        checkpoint.restore_params(tmp_path / "checkpoints")
+
+
+def test_sampling_refuses_nan_log_probabilities_instead_of_printing_text():
+    config = lm_char.get_config("smoke")
+    model = lm.make_model(config, {"vocab_size": 6})
+    params = model.init(jax.random.PRNGKey(0), jnp.zeros((1, 3), jnp.int32))["params"]
+    prime = np.array([0, 1], np.int32)
+    assert lm.generate(config, params, prime, length=5, temperature=1.0, top_k=0, seed=0).shape == (5,)
+    params["output"] = nan_like(params["output"])
+    with one_line_error(ValueError, r"log-probabilities are non-finite while sampling"):
+        lm.generate(config, params, prime, length=5, temperature=1.0, top_k=0, seed=0)
+
+
+def test_prediction_refuses_nan_probabilities_naming_the_text():
+    config = classification_synthetic.get_config("smoke")
+    vocab = text.build_vocab(["good bad"])
+    model = classification.make_model(config, {"vocab_size": len(vocab), "num_classes": 2})
+    params = model.init(jax.random.key(0), jnp.zeros((1, 4), jnp.int32), jnp.ones(1, jnp.int32))["params"]
+    texts = ["good", "bad bad"]
+    assert len(classification.predict_texts(config, params, vocab, ["neg", "pos"], texts)) == 2
+    params["output"] = nan_like(params["output"])
+    with one_line_error(ValueError, r"probabilities are non-finite for text 1 \(its logits overflow\)"):
+        classification.predict_texts(config, params, vocab, ["neg", "pos"], texts)
+
+
+class Overflowing:
+    """A stand-in forecaster: finite for the first ``3 - offset`` windows of a batch, infinite after."""
+
+    def apply(self, variables, x):
+        first = jnp.arange(x.shape[0])[:, None, None] < 3 - variables["params"]["offset"]
+        return jnp.where(first, x[:, :2, :1], jnp.inf), None
+
+
+def test_forecasts_that_overflow_are_refused_before_anything_is_written():
+    x = np.ones((5, 4, 1), np.float32)
+    mean, sigma = forecasting_modes.forecast(Overflowing(), {"offset": -10}, x, batch=2)
+    assert mean.shape == (5, 2, 1) and sigma is None and np.isfinite(mean).all()
+    with one_line_error(ValueError, r"the model's forecast is non-finite from window 3 on"):
+        forecasting_modes.forecast(Overflowing(), {"offset": 0}, x, batch=8)

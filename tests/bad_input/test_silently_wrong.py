@@ -1,0 +1,45 @@
+"""Class 4 of issue 27: nothing silently wrong. ``lengths`` outside ``[0, T]`` are refused eagerly,
+and under ``jit`` when asked (:func:`rnn_research.checks.checked`). (Edited vocabularies and label
+files: ``tests/experiments/lm/test_sampling.py``, ``tests/experiments/classification/test_task.py``;
+a ``data.path`` a source does not read: the experiments' data tests.)"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rnn_research import cells, checks, recurrent
+from tests.errors import one_line_error
+
+CELL = cells.GRU(3)
+PARAMS = CELL.init(jax.random.PRNGKey(0), 2)
+XS = jax.random.normal(jax.random.PRNGKey(1), (2, 5, 2))
+
+
+def outputs(xs, lengths):
+    return recurrent.unroll(CELL, PARAMS, xs, lengths=lengths)[1]
+
+
+def test_eager_lengths_out_of_range_are_one_line():
+    with one_line_error(ValueError, r"lengths must lie in \[0, 5\] \(T of xs\), got min 2 and max 7$"):
+        outputs(XS, jnp.array([7, 2]))
+
+
+@pytest.mark.parametrize("lengths,low,high", [([7, 2], 2, 7), ([-1, 3], -1, 3)])
+def test_checked_refuses_lengths_computed_under_jit(lengths, low, high):
+    traced = jax.jit(lambda xs, n: outputs(xs, n + 0))  # n + 0: a traced value, as in a pipeline
+    traced(XS, jnp.array(lengths))  # plain jit cannot look at values: no error (hence checked())
+    with one_line_error(ValueError, rf"lengths must lie in \[0, 5\] \(T of xs\), got min {low} and max {high}$"):
+        checks.checked(traced)(XS, jnp.array(lengths))
+
+
+def test_checked_passes_good_lengths_through_unchanged_also_under_grad():
+    lengths = jnp.array([5, 2])
+    np.testing.assert_array_equal(checks.checked(outputs)(XS, lengths), outputs(XS, lengths))
+    loss = lambda xs, n: jnp.sum(outputs(xs, n) ** 2)  # noqa: E731
+    grad = checks.checked(jax.grad(loss))
+    np.testing.assert_allclose(grad(XS, lengths), jax.grad(loss)(XS, lengths), rtol=1e-6)
+    with one_line_error(ValueError, r"got min 2 and max 6$"):
+        grad(XS, jnp.array([6, 2]))
