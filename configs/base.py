@@ -66,7 +66,7 @@ def get_config() -> ml_collections.ConfigDict:
     config.train.best_mode = "min"  # min | max
     config.train.early_stopping_evals = 0  # stop after this many evals without improvement; 0: never
     config.train.stop_when = ""  # e.g. "mse<0.01": stop once the first eval set meets it; "": never
-    config.train.nonfinite = "halt"  # halt | skip: on a non-finite loss or gradient
+    config.train.nonfinite = "halt"  # halt | skip: on a non-finite loss, gradient or updated parameter
     config.train.diagnostics_every = 0  # record dLoss/dh_t every N steps; 0: never
     config.train.plots = True  # PNG curves (and diagnostics heatmaps) at the end
     return config

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +99,17 @@ def check_model_config(
     if changed:
         details = ", ".join(f"model.{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
         raise ValueError(f"{path} was trained with another model ({details}); use that run's --config")
+
+
+def check_data_config(config: ml_collections.ConfigDict, workdir: Path, keys: Iterable[str], reads: str) -> None:
+    """Refuses, in one line naming the keys, ``data.<key>`` values other than those
+    ``workdir/config.json`` trained with, for the ``keys`` that decide what inference reads
+    (the vocabulary, the scaler). ``reads`` says what that is, for the message."""
+    path = Path(workdir) / "config.json"
+    if not path.exists() or "data" not in config:
+        return
+    saved = json.loads(io.read_utf8(path, key="--workdir")).get("data", {})
+    changed = [k for k in keys if k in saved and k in config.data and saved[k] != config.data[k]]
+    if changed:
+        details = ", ".join(f"data.{k}: {saved[k]!r} -> {config.data[k]!r}" for k in changed)
+        raise ValueError(f"{path} was trained on other data ({details}); {reads}; use that run's --config")

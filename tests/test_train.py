@@ -100,7 +100,7 @@ def test_nonfinite_skip_leaves_the_update_out_and_counts_it(tmp_path):
 def test_nonfinite_halt_names_the_step_and_keeps_the_last_checkpoint(tmp_path):
     config = toy.get_config(num_steps=8, nonfinite="halt", checkpoint_every=2, eval_every=2)
     config.task.poison_step = 4
-    with pytest.raises(train.NonFiniteError, match=r"non-finite loss or gradient at step 5 .*step 4\)"):
+    with pytest.raises(train.NonFiniteError, match=r"non-finite loss, gradient or update at step 5 .*step 4\)"):
         train.train_and_evaluate(config, tmp_path, toy)
     ckpt = checkpoint.Checkpointer(tmp_path / "checkpoints", keep=2, best_metric="mse", best_mode="min")
     assert ckpt.latest_step() == 4

@@ -60,6 +60,24 @@ VOCAB_FILE, LABELS_FILE = "vocab.json", "labels.json"
 ARTEFACTS = (VOCAB_FILE, LABELS_FILE)  # fingerprinted with every checkpoint: inference refuses an edited one
 ENCODERS = ("rnn", "bow")
 TRAINING_ONLY = (*configured.TRAINING_ONLY, "word_dropout", "adversarial_eps")
+# The data fields that decide the vocabulary and labels: prediction refuses others than the run's.
+VOCAB_FIELDS = (
+    "format",
+    "path",
+    "text_column",
+    "label_column",
+    "labels",
+    "label_names",
+    "holdout",
+    "valid_fraction",
+    "test_fraction",
+    "max_examples",
+    "tfds_name",
+    "hf_name",
+    "synthetic_train",
+    "min_count",
+    "max_vocab",
+)  # data.max_length has its own check in predict
 CONFIG_RULES = {  # checked with the generic fields before a run writes anything
     "data.format": v.one_of(*sentiment_data.FORMATS),
     "data.valid_fraction": v.fraction(),
@@ -391,6 +409,9 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str,
     """``--mode=predict``: label and probability per line of ``predict.input`` from the best checkpoint."""
     workdir = Path(workdir)
     check_model_config(config, workdir, TRAINING_ONLY, ADDED_FIELDS)
+    configured.check_data_config(
+        config, workdir, VOCAB_FIELDS, f"prediction reads the run's {VOCAB_FILE} and {LABELS_FILE}, built from its data"
+    )
     saved = workdir / "config.json"
     if saved.exists():
         trained_max = json.loads(saved.read_text()).get("data", {}).get("max_length")

@@ -22,12 +22,30 @@ from experiments.forecasting import plots as forecasting_plots
 from experiments.forecasting.model import TRAINING_ONLY, make_model
 from experiments.forecasting.pipeline import make_data
 from rnn_research import checkpoint, io
-from rnn_research.configured import check_model_config
+from rnn_research.configured import check_data_config, check_model_config
+
+# The data fields that decide the series, its split and the scaler fitted on train: the modes
+# rebuild them, so they refuse others than the run's.
+SCALER_FIELDS = (
+    "source",
+    "path",
+    "dataset",
+    "date_column",
+    "target",
+    "features",
+    "columns",
+    "fill",
+    "split",
+    "split_ratios",
+    "valid_start",
+    "test_start",
+)
 
 
 def _restore(config: ml_collections.ConfigDict, workdir: Path) -> tuple[Any, Any, Any, int]:
     """The run's data (rebuilt from the config), its model and the best checkpoint's parameters."""
     check_model_config(config, workdir, TRAINING_ONLY)
+    check_data_config(config, workdir, SCALER_FIELDS, "the scaler and windows are rebuilt from the run's data")
     _, _, info = make_data(config)
     params, step = checkpoint.restore_params(workdir / "checkpoints")
     return info["prepared"], make_model(config, info), params, step

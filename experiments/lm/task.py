@@ -45,6 +45,8 @@ VOCAB_FILE = "vocab.json"
 ARTEFACTS = (VOCAB_FILE,)  # fingerprinted with every checkpoint: inference refuses an edited one
 # ``config.model`` fields sampling ignores (how training regularises, how anything is computed).
 TRAINING_ONLY = (*configured.TRAINING_ONLY, "variational", "embed_dropout", "weight_drop")
+# The data fields that decide the vocabulary: sampling refuses others than the run's.
+VOCAB_FIELDS = ("source", "path", "level", "train_fraction", "max_chars", "tfds_name", "min_count", "max_vocab")
 CONFIG_RULES = {  # checked with the generic fields before a run writes anything
     "data.source": v.one_of(*lm_data.SOURCES),
     "data.level": v.one_of(*lm_data.LEVELS),
@@ -307,6 +309,9 @@ def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, 
     """``--mode=sample``: prints and returns text generated from the workdir's best checkpoint."""
     workdir, s = Path(workdir), config.sample
     check_model_config(config, workdir, TRAINING_ONLY)
+    configured.check_data_config(
+        config, workdir, VOCAB_FIELDS, f"sampling reads the run's {VOCAB_FILE}, built from its data"
+    )
     vocab = lm_data.Vocab.from_json(workdir / VOCAB_FILE)
     if vocab.level != config.data.level:
         raise ValueError(f"{workdir / VOCAB_FILE} is {vocab.level} level but data.level={config.data.level!r}")

@@ -20,7 +20,7 @@ from rnn_research.train import evaluators
 
 
 class NonFiniteError(RuntimeError):
-    """A non-finite loss or gradient with ``train.nonfinite='halt'``."""
+    """A non-finite loss, gradient or updated parameter with ``train.nonfinite='halt'``."""
 
 
 @flax.struct.dataclass
@@ -143,7 +143,7 @@ class Harness:
     # ------------------------------------------------------------------ steps
     def make_train_step(self) -> Any:
         """A jitted ``(state, batch) -> (state, (metrics, finite))`` that donates ``state``; a
-        non-finite loss or gradient leaves everything but the counters unchanged."""
+        non-finite loss, gradient or updated parameter leaves everything but the counters unchanged."""
         experiment, model, tx, schedule = self.experiment, self.model, self.tx, self.schedule
 
         def train_step(state: TrainState, batch: Any) -> tuple[TrainState, tuple[dict[str, jax.Array], jax.Array]]:
@@ -154,9 +154,14 @@ class Harness:
 
             (loss, (step_metrics, carry)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
             grad_norm = optax.tree.norm(grads)
-            finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
             params = optax.apply_updates(state.params, updates)
+            # An update that overflows (a huge learning rate) counts as non-finite too, so that no
+            # saved state ever holds NaN or infinity.
+            params_finite = jax.tree_util.tree_reduce(
+                lambda ok, p: ok & jnp.all(jnp.isfinite(p)), params, jnp.array(True)
+            )
+            finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & params_finite
 
             def pick(new: Any, old: Any) -> Any:  # a non-finite step changes nothing but the counters
                 return jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)

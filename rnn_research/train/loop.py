@@ -117,7 +117,7 @@ def train_and_evaluate(
                         "" if config.optim.get("clip_norm") else " or set optim.clip_norm"
                     )
                     raise NonFiniteError(
-                        f"non-finite loss or gradient at step {step} (train.nonfinite='halt'): {remedy}; {kept}"
+                        f"non-finite loss, gradient or update at step {step} (train.nonfinite='halt'): {remedy}; {kept}"
                     )
                 history.append(step_metrics)
                 if step % tc.log_every == 0 or step == num_steps:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from configs.classification import synthetic as classification_synthetic
 from configs.lm import char as lm_char
@@ -15,7 +16,7 @@ from experiments.classification import task as classification
 from experiments.classification import text
 from experiments.forecasting import modes as forecasting_modes
 from experiments.lm import task as lm
-from rnn_research import checkpoint, train
+from rnn_research import checkpoint, metrics, train
 from tests import toy_experiment as toy
 from tests.errors import one_line_error
 
@@ -72,3 +73,51 @@ def test_forecasts_that_overflow_are_refused_before_anything_is_written():
     assert mean.shape == (5, 2, 1) and sigma is None and np.isfinite(mean).all()
     with one_line_error(ValueError, r"the model's forecast is non-finite from window 3 on"):
         forecasting_modes.forecast(Overflowing(), {"offset": 0}, x, batch=8)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")  # lr 1e39 in float32
+def test_an_update_that_overflows_is_halted_at_its_step_and_skipped_under_skip(tmp_path):
+    """Loss and gradient are finite at step 1; only the update overflows float32 (lr 1e39)."""
+    config = toy.get_config(num_steps=3, checkpoint_every=1, eval_every=3, log_every=1)
+    config.optim.update(name="sgd", learning_rate=1e39, clip_norm=0.0)
+    with one_line_error(
+        train.NonFiniteError, r"non-finite loss, gradient or update at step 1 .*or set optim\.clip_norm"
+    ):
+        train.train_and_evaluate(config, tmp_path / "halt", toy)
+    assert not checkpoint.saved_any(tmp_path / "halt" / "checkpoints")
+
+    config.train.nonfinite = "skip"
+    train.train_and_evaluate(config, tmp_path / "skip", toy)
+    rows = [r for r in metrics.read_jsonl(tmp_path / "skip" / "metrics.jsonl") if r["split"] == "train"]
+    assert [r["nonfinite_steps"] for r in rows] == [1, 2, 3]
+    assert all(np.isfinite(r["loss"]) and np.isfinite(r["grad_norm"]) for r in rows)  # only the update overflowed
+    params, step = checkpoint.restore_params(tmp_path / "skip" / "checkpoints")  # finite: not refused
+    assert step == 3
+
+
+def test_inference_refuses_data_settings_that_would_build_another_vocabulary_or_scaler(tmp_path):
+    from configs.forecasting import sunspots
+    from experiments.forecasting import task as forecasting
+
+    cases = [
+        (lm_char.get_config("smoke"), lm.sample, "path", "/elsewhere.txt", "sampling reads the run's vocab.json"),
+        (
+            classification_synthetic.get_config("smoke"),
+            classification.predict,
+            "synthetic_train",
+            99,
+            "prediction reads the run's vocab.json and labels.json",
+        ),
+        (sunspots.get_config("smoke"), forecasting.predict, "dataset", "nile", "the scaler and windows are rebuilt"),
+    ]
+    for i, (config, mode, key, value, reads) in enumerate(cases):
+        workdir = tmp_path / str(i)
+        workdir.mkdir()
+        (workdir / "config.json").write_text(config.to_json_best_effort())
+        before = config.data[key]
+        with config.unlocked():
+            config.data[key] = value
+        with one_line_error(
+            ValueError, rf"was trained on other data \(data\.{key}: {before!r} -> {value!r}\); {reads}"
+        ):
+            mode(config, workdir)
