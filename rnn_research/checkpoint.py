@@ -131,30 +131,48 @@ def tree_problem(step_dir: Path, template: Any, item: str = "state") -> str | No
     parameter missing, added, or of another shape or dtype), or None when they agree. Reads only
     orbax's metadata; an unreadable metadata file is left to the restore to report."""
     try:
-        saved = _leaf_specs(ocp.StandardCheckpointHandler().metadata(step_dir / item).tree)
+        saved = ocp.StandardCheckpointHandler().metadata(step_dir / item).tree
     except Exception:  # noqa: BLE001 -- damaged metadata: the restore reports it as damage
         return None
-    wanted = _leaf_specs(template)
+    return params_problem(saved, template)
+
+
+def params_problem(found: Any, expected: Any, prefix: str = "") -> str | None:
+    """The first difference between two trees of arrays (or array metadata, or ``jax.eval_shape``
+    structs) as ``"it holds another model: <path> ..."``, parameters first; None when they have
+    the same paths, shapes and dtypes. ``prefix`` is put before every path in the message."""
+    saved, wanted = _leaf_specs(found), _leaf_specs(expected)
 
     def order(path: str) -> tuple[bool, str]:  # parameters first: they name the model
         return (not path.startswith("params/"), path)
 
     missing = sorted(wanted.keys() - saved.keys(), key=order)
     if missing:
-        return f"it holds another model: {missing[0]} is missing" + (
+        return f"it holds another model: {prefix}{missing[0]} is missing" + (
             f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
         )
     extra = sorted(saved.keys() - wanted.keys(), key=order)
     if extra:
-        return f"it holds another model: it has {extra[0]}, which this config's model lacks"
+        return f"it holds another model: it has {prefix}{extra[0]}, which this config's model lacks"
     for path in sorted(wanted, key=order):
         (shape, dtype), (saved_shape, saved_dtype) = wanted[path], saved[path]
         if shape != saved_shape or (dtype and saved_dtype and dtype != saved_dtype):
             return (
-                f"it holds another model: {path} is {saved_dtype}{list(saved_shape)} there, "
+                f"it holds another model: {prefix}{path} is {saved_dtype}{list(saved_shape)} there, "
                 f"{dtype}{list(shape)} in this config's model"
             )
     return None
+
+
+def check_params(params: Any, expected: Any, step: int, directory: str | Path) -> None:
+    """Refuses, in one line, restored ``params`` (of checkpoint ``step`` under ``directory``) that
+    are not the tree the config's model builds (``expected``: e.g. ``jax.eval_shape`` of its init),
+    for the inference modes, which restore without a template."""
+    problem = params_problem(params, expected, prefix="params/")
+    if problem:
+        raise ValueError(
+            f"checkpoint step {step} in {directory} does not fit this config: {problem}; use that run's --config"
+        )
 
 
 def nonfinite_leaves(tree: Any) -> list[str]:

@@ -430,6 +430,11 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str,
         raise ValueError(
             f"{workdir / LABELS_FILE} has {len(label_names)} labels but the checkpoint has {classes} outputs"
         )
+    model = make_model(config, {"vocab_size": len(vocab), "num_classes": len(label_names)})
+    ids = text.encode_all(vocab, ["a"], config.data.max_length, make_subwords(config.model))
+    example = text.labelled_batch(ids, [0], [16], 1)  # the layout predict_texts feeds (subwords too)
+    expected = jax.eval_shape(model.init, jax.random.key(0), example["tokens"], example["lengths"])["params"]
+    checkpoint.check_params(params, expected, step, workdir / "checkpoints")
     texts = [line.strip() for line in _read_lines(config.predict.input) if line.strip()]
     results = predict_texts(config, params, vocab, label_names, texts)
     lines = [f"{label}\t{prob:.4f}\t{t}" for (label, prob), t in zip(results, texts)]

@@ -46,9 +46,13 @@ def _restore(config: ml_collections.ConfigDict, workdir: Path) -> tuple[Any, Any
     """The run's data (rebuilt from the config), its model and the best checkpoint's parameters."""
     check_model_config(config, workdir, TRAINING_ONLY)
     check_data_config(config, workdir, SCALER_FIELDS, "the scaler and windows are rebuilt from the run's data")
-    _, _, info = make_data(config)
+    train_batches, _, info = make_data(config)
     params, step = checkpoint.restore_params(workdir / "checkpoints")
-    return info["prepared"], make_model(config, info), params, step
+    model = make_model(config, info)
+    inputs = next(iter(train_batches(0)))["inputs"][:1]
+    expected = jax.eval_shape(model.init, jax.random.PRNGKey(0), inputs)["params"]
+    checkpoint.check_params(params, expected, step, workdir / "checkpoints")
+    return info["prepared"], model, params, step
 
 
 def forecast(model: Any, params: Any, x: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray | None]:

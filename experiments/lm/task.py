@@ -316,7 +316,7 @@ def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, 
     if vocab.level != config.data.level:
         raise ValueError(f"{workdir / VOCAB_FILE} is {vocab.level} level but data.level={config.data.level!r}")
     params, step = checkpoint.restore_params(workdir / "checkpoints")
-    make_model(config, {"vocab_size": len(vocab)})  # validates the model config against the vocabulary
+    model = make_model(config, {"vocab_size": len(vocab)})  # validates the model config against the vocabulary
     prime_tokens = lm_data.tokenize(s.prime, vocab.level)
     if vocab.level == "word":
         prime_tokens = prime_tokens[:-1] or [lm_data.EOS]  # no <eos> after the prime's last word
@@ -333,6 +333,8 @@ def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, 
         raise ValueError(
             f"{workdir / VOCAB_FILE} has {len(vocab)} symbols but the checkpoint's embedding has {embedding_rows} rows"
         )
+    expected = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, 2), jnp.int32))["params"]
+    checkpoint.check_params(params, expected, step, workdir / "checkpoints")
     ids = generate(
         config,
         params,

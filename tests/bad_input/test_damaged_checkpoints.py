@@ -196,3 +196,16 @@ def test_saved_any_counts_steps_and_steps_moved_aside_not_temporary_ones(tmp_pat
     (root / "latest" / "unreadable-8-1700000000").rmdir()
     (root / "best" / "4").mkdir(parents=True)
     assert checkpoint.saved_any(root)
+
+
+def test_inference_names_the_first_difference_from_the_configs_model():
+    expected = {"embedding": jax.ShapeDtypeStruct((94, 32), np.float32), "rnn": {"kernel": np.zeros((32, 128))}}
+    found = {"embedding": np.zeros((94, 24), np.float32), "rnn": {"kernel": np.zeros((32, 128))}}
+    with one_line_error(
+        ValueError,
+        r"checkpoint step 40 in DIR does not fit this config: it holds another model: params/embedding is "
+        r"float32\[94, 24\] there, float32\[94, 32\] in this config's model; use that run's --config$",
+    ):
+        checkpoint.check_params(found, expected, 40, "DIR")
+    checkpoint.check_params({**found, "embedding": np.zeros((94, 32), np.float32)}, expected, 40, "DIR")
+    assert checkpoint.params_problem({"rnn": found["rnn"]}, expected) == "it holds another model: embedding is missing"
