@@ -166,7 +166,8 @@ def _describe(name: str, values: np.ndarray, dates: np.ndarray, features: str) -
 
 # ---------------------------------------------------------------------------------- sources
 def _to_float(cells: np.ndarray) -> tuple[np.ndarray, int | None]:
-    """Floats of string cells (missing cells NaN) and the index of the first non-number (or None)."""
+    """Floats of string cells (missing cells NaN) and the index of the first non-number (or None);
+    a number too large for float64 (or ``inf``) reads as infinity, for the caller's range check."""
     try:
         values = cells.astype(np.float64)
     except ValueError:
@@ -175,7 +176,6 @@ def _to_float(cells: np.ndarray) -> tuple[np.ndarray, int | None]:
         wrong = np.isnan(values) & ~stripped.isin(MISSING).to_numpy()
     else:
         wrong = np.zeros(len(values), bool)
-    wrong |= np.isinf(values)
     bad = np.flatnonzero(wrong)
     return values, (int(bad[0]) if len(bad) else None)
 

@@ -223,6 +223,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         # Its variance would overflow: the scaler then divided by infinity and trained on zeros.
         "large": ("2020-01-02,-1e200", r"bad\.csv:3: column 'OT': '-1e200' is too large: values must be below 1e\+18"),
         "long": ("2020-01-02," + "x" * 10_000, r"bad\.csv:3: column 'OT': 'x{40}\.\.\.' is not a number$"),
+        # Beyond float64 it parses as infinity: too large, not "not a number".
+        "huge": ("2020-01-02," + "9" * 10_000, r"bad\.csv:3: column 'OT': '9{40}\.\.\.' is too large: values must be"),
     }
     for row, match in cases.values():
         bad = write_text(tmp_path, f"date,OT\n2020-01-01,1\n{row}\n2020-01-03,3\n", "bad.csv")
