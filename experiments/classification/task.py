@@ -122,6 +122,9 @@ FORMER_NAMES = ("sentiment",)  # workdirs saved under the old name resume and lo
 
 
 # ------------------------------------------------------------------------------------ data
+MAX_EMBEDDING = 1e6  # pretrained vectors are O(1); larger values would overflow the model's products
+
+
 def load_embeddings(path: str | Path, vocab: Vocab, size: int, seed: int) -> tuple[np.ndarray, int]:
     """``([V, size] float32, words found)`` from a GloVe-format text file (``word v_1 ... v_size``
     per line); words not in the file get ``N(0, 0.1^2)`` rows from ``seed``, ``<pad>`` zeros."""
@@ -145,9 +148,17 @@ def load_embeddings(path: str | Path, vocab: Vocab, size: int, seed: int) -> tup
             i = ids.get(word)
             if i is not None and i > 1:
                 try:
-                    table[i] = np.asarray(parts[-size:], np.float32)
+                    row = np.asarray(parts[-size:], np.float64)
                 except ValueError:
                     raise ValueError(f"{path}:{line_no}: a value is not a number") from None
+                large = np.flatnonzero(~(np.abs(row) < MAX_EMBEDDING))  # NaN, infinity, overflow
+                if len(large):
+                    column = int(large[0]) + 1
+                    raise ValueError(
+                        f"{path}:{line_no}: value {column} of {word!r} ({parts[-size:][column - 1][:40]}) is not a "
+                        f"finite number below {MAX_EMBEDDING:g} in magnitude"
+                    )
+                table[i] = row.astype(np.float32)
                 found += 1
     return table, found
 

@@ -21,6 +21,7 @@ from experiments.classification import model as sentiment_model
 from experiments.classification import task as sentiment
 from experiments.classification import text
 from rnn_research import metrics, train
+from tests.errors import one_line_error
 from tests.paths import SHARED_DATA
 from tests.test_main import run
 
@@ -210,6 +211,13 @@ def test_glove_vectors_start_the_embedding_and_bad_files_are_named(tmp_path):
             sentiment.load_embeddings(path, vocab, 3, seed=0)
     with pytest.raises(FileNotFoundError, match="data.embeddings: no such file"):
         sentiment.load_embeddings(tmp_path / "none.txt", vocab, 3, seed=0)
+    # Values that would overflow float32 (or the model's products) are refused, naming line and value.
+    for value in ("1e200", "nan", "inf"):
+        path.write_text(f"good 1 2 3\nbad 1 {value} 3\n")
+        with one_line_error(
+            ValueError, rf"glove.txt:2: value 2 of 'bad' \({value}\) is not a finite number below 1e\+06"
+        ):
+            sentiment.load_embeddings(path, vocab, 3, seed=0)
 
 
 # ----------------------------------------------------------------------------- end to end
