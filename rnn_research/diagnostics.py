@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rnn_research import io
+from rnn_research import io, metrics
 
 FILENAME = "diagnostics.jsonl"
 
@@ -49,10 +49,12 @@ class DiagnosticsLog:
         self.path = Path(workdir) / FILENAME
 
     def write(self, step: int, norms: dict[str, Any]) -> None:
-        """Appends one record: ``norms`` maps a layer name to its ``[T]`` norms ``||dLoss/dh_t||``."""
+        """Appends one record: ``norms`` maps a layer name to its ``[T]`` norms ``||dLoss/dh_t||``;
+        a NaN or infinite norm (a diverged model) is written as ``null``, so every line is strict JSON."""
         record = {"step": int(step), **{k: np.asarray(v, np.float64).tolist() for k, v in norms.items()}}
+        record, _ = metrics.finite_or_null(record)
         with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps(record, allow_nan=False) + "\n")
 
     def read(self) -> list[dict[str, Any]]:
         """Every complete record, oldest first (``{"step": int, "<layer>": [T floats]}``)."""

@@ -85,6 +85,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, obj: Any, **dumps_kwargs: Any) -> None:
-    """``json.dumps(obj, ensure_ascii=False, **dumps_kwargs)`` written atomically; an object JSON
-    cannot encode raises before anything is written."""
+    """``json.dumps(obj, ensure_ascii=False, allow_nan=False, **dumps_kwargs)`` written atomically;
+    an object JSON cannot encode (NaN and infinity included: they are not JSON) raises
+    ``ValueError`` before anything is written."""
+    dumps_kwargs.setdefault("allow_nan", False)
     atomic_write_text(path, json.dumps(obj, ensure_ascii=False, **dumps_kwargs))

@@ -121,3 +121,17 @@ def test_inference_refuses_data_settings_that_would_build_another_vocabulary_or_
             ValueError, rf"was trained on other data \(data\.{key}: {before!r} -> {value!r}\); {reads}"
         ):
             mode(config, workdir)
+
+
+def test_json_files_never_hold_nan_tokens(tmp_path):
+    from rnn_research import diagnostics, io
+
+    log = diagnostics.DiagnosticsLog(tmp_path)
+    log.write(4, {"RNN_0/layer_0": np.array([1.0, np.nan, np.inf])})
+    line = (tmp_path / diagnostics.FILENAME).read_text()
+    assert "NaN" not in line and "Infinity" not in line and '"RNN_0/layer_0": [1.0, null, null]' in line
+    assert log.read() == [{"step": 4, "RNN_0/layer_0": [1.0, None, None]}]
+    assert len(diagnostics.plot(log.read(), tmp_path / "plots")) == 1  # a null is a gap, not a crash
+    with one_line_error(ValueError, r"Out of range float values are not JSON compliant"):
+        io.atomic_write_json(tmp_path / "x.json", {"mse": float("nan")})
+    assert not (tmp_path / "x.json").exists()
