@@ -55,17 +55,23 @@ def parse_flags(argv: list[str]) -> list[str]:
         sys.exit(2)
 
 
+def usage_error(message: str) -> None:
+    """One line and exit code 2 (absl's ``app.UsageError`` prints the whole module docstring first)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv: list[str]) -> None:
     if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+        usage_error(f"unexpected arguments: {' '.join(argv[1:])} (flags take the form --name=value)")
     if _LIST.value:
         print(experiments.listing())
         return
     config = _CONFIG.value
     if config is None:
-        raise app.UsageError("--config is required, e.g. --config=configs/synthetic/adding.py:smoke (--list shows all)")
+        usage_error("--config is required, e.g. --config=configs/synthetic/adding.py:smoke (--list shows all)")
     if not _WORKDIR.value:
-        raise app.UsageError("--workdir is required: the directory for checkpoints, metrics and plots")
+        usage_error("--workdir is required: the directory for checkpoints, metrics and plots")
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
     if _RETAIN_HOST_MEMORY.value:  # before JAX starts its backend and worker threads
         hostmem.retain_freed_memory()

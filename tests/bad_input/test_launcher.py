@@ -101,3 +101,8 @@ def test_a_directory_given_as_a_data_file_says_so(tmp_path):
         io.require_file(tmp_path / "x", "data.embeddings", what="(a GloVe file)")
     (tmp_path / "f").write_text("1")
     assert io.require_file(tmp_path / "f", "k") == tmp_path / "f"
+
+
+def test_a_missing_workdir_is_one_line_not_the_module_docstring():
+    code, _, err = run("")  # --workdir= (absl's UsageError printed 30 lines of docstring first)
+    assert code == 2 and err == "error: --workdir is required: the directory for checkpoints, metrics and plots\n", err
