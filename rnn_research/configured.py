@@ -20,7 +20,7 @@ DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 # ``config.model`` fields that do not change the trained function at inference: how it is computed
 # (``resume.COMPUTATION_ONLY``) and what only shapes training. An experiment extends it with its
 # own (``TRAINING_ONLY = (*configured.TRAINING_ONLY, "word_dropout")``) for check_model_config.
-TRAINING_ONLY = (*resume.COMPUTATION_ONLY, "dropout", "truncate_every")
+TRAINING_ONLY = resume.TRAINING_ONLY
 
 
 def make_cell(model: ml_collections.ConfigDict) -> cells.Cell:

@@ -378,10 +378,36 @@ def finalize_metrics(config: ml_collections.ConfigDict, values: dict[str, float]
 
 
 # ------------------------------------------------------------------------------ prediction
-def _read_lines(source: str) -> list[str]:
-    if source in ("", "-"):
-        return sys.stdin.read().splitlines()
+def read_lines(source: str) -> list[str]:
+    """The lines of ``predict.input``: a UTF-8 file, or stdin for ``-`` or ``""``; bad bytes are one line."""
+    if source in ("", "-"):  # bytes, checked like a file (text mode would let binary through)
+        buffer = getattr(sys.stdin, "buffer", None)  # None: a text stream that a caller put there
+        text = sys.stdin.read() if buffer is None else decode_utf8(buffer.read(), "predict.input: <stdin>", "")
+        return text.splitlines()
     return read_utf8(source, "predict.input", allow_empty=True).splitlines()
+
+
+# What a run keeps in its workdir: predict.output may not overwrite it.
+RUN_FILES = ("config.json", "metrics.jsonl", "diagnostics.jsonl", *ARTEFACTS)
+RUN_FOLDERS = ("checkpoints", "tensorboard")
+
+
+def check_output(output: str, workdir: Path) -> None:
+    """Refuses, before predicting, a ``predict.output`` that cannot be written (its folder missing,
+    a directory) or that is one of the run's own files (``config.json``, the vocabulary, a checkpoint)."""
+    path = Path(output).absolute()
+    if path.is_dir():
+        raise ValueError(
+            f"predict.output={output!r} is a directory; name a file, e.g. {Path(output) / 'predictions.tsv'}"
+        )
+    if not path.parent.is_dir():
+        raise ValueError(f"predict.output={output!r}: its folder {path.parent} does not exist")
+    run = Path(workdir).absolute()
+    own = [run / name for name in RUN_FILES] + [run / name for name in RUN_FOLDERS]
+    if any(path == p or p in path.parents for p in own):
+        raise ValueError(
+            f"predict.output={output!r} would overwrite the run's own {path.relative_to(run)}; name another file"
+        )
 
 
 def _read_labels(path: Path) -> list[str]:
@@ -446,7 +472,12 @@ def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str,
     example = text.labelled_batch(ids, [0], [16], 1)  # the layout predict_texts feeds (subwords too)
     expected = jax.eval_shape(model.init, jax.random.key(0), example["tokens"], example["lengths"])["params"]
     checkpoint.check_params(params, expected, step, workdir / "checkpoints")
-    texts = [line.strip() for line in _read_lines(config.predict.input) if line.strip()]
+    if config.predict.output:
+        check_output(config.predict.output, workdir)
+    texts = [line.strip() for line in read_lines(config.predict.input) if line.strip()]
+    if not texts:
+        where = "stdin" if config.predict.input in ("", "-") else config.predict.input
+        print(f"warning: predict.input ({where}) holds no text; nothing to predict", file=sys.stderr)
     results = predict_texts(config, params, vocab, label_names, texts)
     lines = [f"{label}\t{prob:.4f}\t{t}" for (label, prob), t in zip(results, texts)]
     if lines:

@@ -31,8 +31,15 @@ SPECIALS = ("pad", "unk")
 
 
 def build_vocab(texts: Iterable[str], *, min_count: int = 1, max_size: int = 0) -> Vocab:
-    """``<pad>`` (0), ``<unk>`` (1), then the ``sst`` tokens of ``texts`` (train only) by count."""
-    return Vocab.build((sst_words(t) for t in texts), SPECIALS, min_count=min_count, max_size=max_size, level=LEVEL)
+    """``<pad>`` (0), ``<unk>`` (1), then the ``sst`` tokens of ``texts`` (train only) by count;
+    a vocabulary of no word beyond those two (every text all ``<unk>``) is a ``ValueError``."""
+    vocab = Vocab.build((sst_words(t) for t in texts), SPECIALS, min_count=min_count, max_size=max_size, level=LEVEL)
+    if len(vocab) <= len(SPECIALS):
+        raise ValueError(
+            f"the vocabulary holds no word beyond {list(vocab.symbols)} (data.max_vocab={max_size}, "
+            f"data.min_count={min_count}): every text would read as <unk>; raise data.max_vocab or lower data.min_count"
+        )
+    return vocab
 
 
 def words_vocab(words: Sequence[str]) -> Vocab:

@@ -191,6 +191,11 @@ def build_vocab(
     needs_unk = level == "word" or len(known) < len(counts) or any(t not in known for o in others for t in o)
     symbols = sorted(kept) if level == "char" else kept
     eos = EOS if level == "word" and EOS in known else None
+    if len(symbols) + needs_unk < 2:  # one symbol: every prediction is right, loss 0 (a fake perfect model)
+        raise ValueError(
+            f"the vocabulary would hold {len(symbols) + needs_unk} symbol ({[*symbols, UNK][:1]}): nothing to predict; "
+            "raise data.max_vocab or lower data.min_count"
+        )
     return Vocab([*symbols, UNK] if needs_unk else symbols, level, unk=UNK if needs_unk else None, eos=eos)
 
 
@@ -201,14 +206,18 @@ def batchify(ids: np.ndarray, batch_size: int) -> np.ndarray:
     return np.asarray(ids[: cols * batch_size], np.int32).reshape(batch_size, cols)
 
 
-def num_windows(stream: np.ndarray, num_steps: int, split: str) -> int:
-    """Windows of ``num_steps`` inputs (plus one target column) in ``stream [B, N]``; errors if none."""
+def num_windows(stream: np.ndarray, num_steps: int, split: str, tokens: int | None = None, source: str = "") -> int:
+    """Windows of ``num_steps`` inputs (plus one target column) in ``stream [B, N]``; errors if none.
+    ``tokens`` (the split's length before it was cut into rows) and ``source`` (the corpus) are
+    for the message."""
     batch, cols = stream.shape
     windows = (cols - 1) // num_steps
     if windows < 1:
+        total = batch * cols if tokens is None else tokens
+        where = f" of {source}" if source else ""
         raise ValueError(
-            f"the {split} split is too short: {batch * cols} tokens in {batch} rows of {cols}, but one window "
-            f"needs {num_steps + 1} per row (lower train.batch_size or data.num_steps)"
+            f"the {split} split{where} is too short: {total} tokens make {batch} rows of {cols}, but one window "
+            f"needs {num_steps + 1} per row (a longer data.path, or a lower train.batch_size or data.num_steps)"
         )
     return windows
 

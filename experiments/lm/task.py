@@ -98,7 +98,7 @@ def make_data(config: ml_collections.ConfigDict) -> Data:
             key = "train.batch_size" if split == "train" else f"data.{split}_batch_size"
             raise ValueError(f"{key}: {e}".replace(" (train.batch_size)", "")) from None
         full = lm_data.batchify(vocab.encode(tokens), batch)
-        return full[rows], lm_data.num_windows(full, data.num_steps, split)
+        return full[rows], lm_data.num_windows(full, data.num_steps, split, len(tokens), corpus.description)
 
     train_stream, steps_per_epoch = stream(corpus.train, global_batch, "train")
 
@@ -335,6 +335,9 @@ def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, 
         )
     expected = jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, 2), jnp.int32))["params"]
     checkpoint.check_params(params, expected, step, workdir / "checkpoints")
+    if vocab.unk is None and any(vocab.id_of(t) is None for t in prime_tokens):
+        absent = sorted({t for t in prime_tokens if vocab.id_of(t) is None})[:5]
+        raise ValueError(f"sample.prime={s.prime!r} holds {absent}, which the run's {VOCAB_FILE} does not have")
     ids = generate(
         config,
         params,

@@ -183,6 +183,7 @@ def evaluate_checkpoint(config: ml_collections.ConfigDict, workdir: str | Path, 
     workdir = Path(workdir)
     if not (workdir / "checkpoints").is_dir():
         raise FileNotFoundError(f"no checkpoints in {workdir} (train first, or check --workdir)")
+    resume.check_model_for_eval(config, workdir, experiment)
     resume.check_optimizer_for_restore(config, workdir, experiment)
     h = Harness(config, workdir, experiment)
     prepare = getattr(experiment, "prepare", None)

@@ -28,6 +28,9 @@ from rnn_research import io
 # ``config.model`` fields that choose how the same function is computed (the backward pass, scan
 # unrolling, rematerialisation, the scan algorithm): they may change on resume and at inference.
 COMPUTATION_ONLY = ("backward", "unroll", "remat", "scan_mode")
+# ``config.model`` fields that do not change the trained function (those above, and training-only
+# regularisers): evaluation and inference accept other values. Experiments extend it with their own.
+TRAINING_ONLY = (*COMPUTATION_ONLY, "dropout", "truncate_every")
 
 # Flat keys that may change between a run and its resumption; any other change is refused.
 RESUMABLE_CHANGES = (
@@ -134,12 +137,41 @@ def check_config_for_resume(
     elif path.exists():
         now = flatten(current)
         saved = saved_flat(path, now, experiment)
+        _check_experiment(path, saved, now)
         changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
         refused = [k for k in changed if k not in RESUMABLE_CHANGES]
         if refused:
             details = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in refused)
             raise ValueError(f"{path} holds a run with a different config ({details}); use a new --workdir")
     io.atomic_write_json(path, current, indent=2, sort_keys=True)
+
+
+def _check_experiment(path: Path, saved: dict[str, Any], now: dict[str, Any]) -> None:
+    """Another experiment's workdir is named as such (not as a list of every key that differs)."""
+    if "experiment" in now and saved.get("experiment") != now["experiment"]:
+        raise ValueError(
+            f"{path} holds a run of experiment {saved.get('experiment')!r}, not {now['experiment']!r}; "
+            "use a new --workdir"
+        )
+
+
+def check_model_for_eval(config: ml_collections.ConfigDict, workdir: Path, experiment: Any = None) -> None:
+    """Refuses, in one line naming the keys, evaluating ``workdir`` under another experiment or
+    another ``model`` config than it was trained with (fields the experiment's ``TRAINING_ONLY``
+    or :data:`COMPUTATION_ONLY` name may differ: they do not change the trained function)."""
+    path = Path(workdir) / "config.json"
+    if not path.exists():
+        return
+    now = flatten(json.loads(config.to_json_best_effort()))
+    saved = saved_flat(path, now, experiment)
+    _check_experiment(path, saved, now)
+    free = {f"model.{k}" for k in (getattr(experiment, "TRAINING_ONLY", None) or TRAINING_ONLY)}
+    changed = sorted(
+        k for k in saved.keys() | now.keys() if k.startswith("model.") and k not in free and saved.get(k) != now.get(k)
+    )
+    if changed:
+        details = ", ".join(f"{k}: {saved.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise ValueError(f"{path} was trained with another model ({details}); use that run's --config")
 
 
 def check_optimizer_for_restore(config: ml_collections.ConfigDict, workdir: Path, experiment: Any = None) -> None:

@@ -163,3 +163,19 @@ def test_a_run_that_failed_before_its_first_checkpoint_does_not_block_the_correc
 
 def records_steps(workdir):
     return [r["step"] for r in metrics.read_jsonl(workdir / "metrics.jsonl") if r["split"] == "train"]
+
+
+def test_evaluation_names_another_model_or_experiment_in_one_line(tmp_path):
+    config = toy.get_config()
+    resume.check_config_for_resume(config, tmp_path)  # writes config.json
+    resume.check_model_for_eval(config, tmp_path, toy)
+    changed = toy.get_config()
+    changed.model.hidden_size = 4
+    changed.model.dropout = 0.1  # training-only: may differ
+    with one_line_error(ValueError, r"was trained with another model \(model\.hidden_size: 8 -> 4\); use that run's"):
+        resume.check_model_for_eval(changed, tmp_path, toy)
+    other = toy.get_config()
+    other.experiment = "synthetic"
+    for check in (resume.check_model_for_eval, resume.check_config_for_resume):
+        with one_line_error(ValueError, r"holds a run of experiment 'toy', not 'synthetic'; use a new --workdir$"):
+            check(other, tmp_path)

@@ -43,3 +43,43 @@ def test_checked_passes_good_lengths_through_unchanged_also_under_grad():
     np.testing.assert_allclose(grad(XS, lengths), jax.grad(loss)(XS, lengths), rtol=1e-6)
     with one_line_error(ValueError, r"got min 2 and max 6$"):
         grad(XS, jnp.array([6, 2]))
+
+
+def test_binary_stdin_is_refused_like_a_binary_file(monkeypatch):
+    import io
+
+    from experiments.classification import task as classification
+
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"a good film\n\xd0\xcf\x11\xe0")))
+    with one_line_error(ValueError, r"predict\.input: <stdin>: not valid UTF-8 \(byte 0xd0 at offset 12\)$"):
+        classification.read_lines("-")
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"un bon film\n")))
+    assert classification.read_lines("") == ["un bon film"]
+
+
+def test_predict_output_may_not_overwrite_the_run_or_point_nowhere(tmp_path):
+    from experiments.classification import task as classification
+
+    run = tmp_path / "run"
+    (run / "checkpoints" / "best").mkdir(parents=True)
+    for target, message in [
+        (run / "config.json", r"would overwrite the run's own config\.json"),
+        (run / "vocab.json", r"would overwrite the run's own vocab\.json"),
+        (run / "checkpoints" / "best" / "x", r"would overwrite the run's own checkpoints/best/x"),
+        (tmp_path / "nodir" / "x.tsv", r"its folder .*nodir does not exist"),
+        (tmp_path, r"is a directory; name a file"),
+    ]:
+        with one_line_error(ValueError, rf"predict\.output='{target}'.*{message}"):
+            classification.check_output(str(target), run)
+    classification.check_output(str(run / "predictions.tsv"), run)  # beside the run's files: fine
+
+
+def test_a_vocabulary_of_nothing_to_predict_is_refused():
+    from experiments.classification import text
+    from experiments.lm import data as lm_data
+
+    with one_line_error(ValueError, r"the vocabulary would hold 1 symbol \(\['<unk>'\]\): nothing to predict"):
+        lm_data.build_vocab(["a", "b", "a"], "word", max_size=1)
+    assert len(lm_data.build_vocab(["a", "b", "a"], "word", max_size=2)) == 2
+    with one_line_error(ValueError, r"holds no word beyond \['<pad>', '<unk>'\] \(data\.max_vocab=2"):
+        text.build_vocab(["good bad"], max_size=2)

@@ -123,8 +123,11 @@ def test_batching_is_zaremba_reader():
     second = lm_data.window(stream, 1, 3)
     np.testing.assert_array_equal(second["inputs"], [[3, 4, 5], [14, 15, 16]])
     np.testing.assert_array_equal(second["targets"], [[4, 5, 6], [15, 16, 17]])
-    with pytest.raises(ValueError, match="the valid split is too short: 10 tokens in 2 rows of 5"):
+    with pytest.raises(ValueError, match="the valid split is too short: 10 tokens make 2 rows of 5"):
         lm_data.num_windows(lm_data.batchify(np.arange(10), 2), 5, "valid")
+    # Fewer tokens than rows: the count is the split's own, not the 0 left after cutting into rows.
+    with pytest.raises(ValueError, match=r"the train split of corpus\.txt is too short: 9 tokens make 16 rows of 0"):
+        lm_data.num_windows(lm_data.batchify(np.arange(9), 16), 5, "train", 9, "corpus.txt")
 
 
 def test_tfds_source_without_tensorflow_datasets_says_how_to_get_it():

@@ -88,6 +88,7 @@ def test_bad_sampling_settings_name_their_key(tmp_path):
     for field, value, message in (
         ("temperature", -1.0, "sample.temperature must be >= 0"),
         ("top_k", -2, "sample.top_k"),
+        ("prime", "ΩΩ€", r"sample.prime='ΩΩ€' holds \['Ω', '€'\], which the run's vocab.json does not have"),
     ):
         bad = config.copy_and_resolve_references()
         bad.sample[field] = value
