@@ -117,7 +117,7 @@ def test_a_workdir_saved_as_sentiment_resumes_and_loads_as_classification(tmp_pa
     assert experiments.canonical("sentiment") == "classification"
     assert experiments.former_names() == {"sentiment": "classification"}
     assert experiments.get("sentiment") is classification
-    with pytest.raises(ValueError, match=r"experiment: 'sentiment' -> 'classification'"):
+    with pytest.raises(ValueError, match=r"holds a run of experiment 'sentiment', not 'classification'"):
         train.check_config_for_resume(config, workdir)  # without the experiment's FORMER_NAMES
     train.check_optimizer_for_restore(config, workdir, classification)
     configured.check_model_config(config, workdir, classification.TRAINING_ONLY, classification.ADDED_FIELDS)
