@@ -5,6 +5,7 @@ and a ``--workdir`` that is a file or cannot be written."""
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import re
 import tempfile
@@ -31,7 +32,21 @@ def missing_preset(argv: list[str]) -> str | None:
     if Path(path).is_file():
         return None
     what = "is a directory, not a preset file" if Path(path).is_dir() else "is not a file"
-    return f"--config={value}: {path} {what} (python -m experiments.main --list shows the presets)"
+    close = close_matches(path, known_presets(), n=1, cutoff=0.8)  # paths share 'configs/'
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"--config={value}: {path} {what}{hint} (python -m experiments.main --list shows the presets)"
+
+
+def known_presets() -> list[str]:
+    """Every preset file, as ``configs/<task>/<preset>.py``."""
+    import experiments  # the package's listing (imports no experiment)
+
+    return [p for name in experiments.names() for p in experiments.presets(name)]
+
+
+def close_matches(word: str, choices: list[str], n: int = 2, cutoff: float = 0.6) -> list[str]:
+    """Up to ``n`` of ``choices`` spelt like ``word`` (difflib's ratio at least ``cutoff``)."""
+    return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)
 
 
 _REASON = re.compile(r"^\s*(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.+)$")

@@ -96,7 +96,10 @@ def main(argv: list[str]) -> None:
         elif _MODE.value in modes:
             results = modes[_MODE.value](config, _WORKDIR.value, experiment)
         else:
-            raise ValueError(f"--mode={_MODE.value!r} is not one of {sorted(modes) + sorted(extra)}")
+            known = sorted(modes) + sorted(extra)
+            close = launch_checks.close_matches(_MODE.value, known, n=1)
+            hint = f"; did you mean --mode={close[0]}?" if close else ""
+            raise ValueError(f"--mode={_MODE.value!r} is not one of {known} for {config.experiment}{hint}")
     except preemption.Stopped as e:  # SIGTERM/SIGINT: a checkpoint was saved; the same command resumes
         print(str(e), file=sys.stderr, flush=True)
         sys.stdout.flush()

@@ -106,3 +106,18 @@ def test_a_directory_given_as_a_data_file_says_so(tmp_path):
 def test_a_missing_workdir_is_one_line_not_the_module_docstring():
     code, _, err = run("")  # --workdir= (absl's UsageError printed 30 lines of docstring first)
     assert code == 2 and err == "error: --workdir is required: the directory for checkpoints, metrics and plots\n", err
+
+
+def test_a_misspelt_preset_file_or_mode_names_the_close_match(tmp_path):
+    line = launch_checks.missing_preset(["--config=configs/synthetic/adding_.py:smoke"])
+    assert line == (
+        "--config=configs/synthetic/adding_.py:smoke: configs/synthetic/adding_.py is not a file; did you mean "
+        "configs/synthetic/adding.py? (python -m experiments.main --list shows the presets)"
+    )
+    assert "did you mean" not in launch_checks.missing_preset(["--config=configs/zzz.py"])
+    code, _, err = run(tmp_path / "run", "--mode=evl")
+    assert code == 1 and err.count("\n") == 1, err
+    assert err.startswith(
+        "error: --mode='evl' is not one of ['eval', 'train'] for synthetic; did you mean --mode=eval?"
+    )
+    assert not (tmp_path / "run").exists()
