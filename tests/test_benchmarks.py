@@ -13,6 +13,7 @@ import pytest
 
 from rnn_research import hostmem
 from tests import xla
+from tests.paths import HANG
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -20,7 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def long_memory(tmp_path, *flags):
     environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     command = [sys.executable, "-m", "benchmarks.long_memory", f"--root={tmp_path / 'runs'}", *flags]
-    return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=HANG)
 
 
 @pytest.mark.slow
@@ -61,7 +62,7 @@ def test_rnn_speed_table_on_tiny_sizes(tmp_path):
     environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     command = [sys.executable, "-m", "benchmarks.rnn_speed", "--sizes=2x5x3x4", "--cells=lstm,gru,simple_rnn"]
     command += ["--repeats=4", "--nocompile", "--nomemory", "--lm_steps=0", f"--table={table}"]
-    done = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=HANG)
     assert done.returncode == 0, done.stderr[-2000:]
     text = table.read_text()
     assert text.count("matmuls alone") == 1, text  # the second table: the layers' matmuls alone
@@ -109,12 +110,12 @@ print("ok")
 """
     environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=HANG
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
     refused = subprocess.run(
         [sys.executable, "-m", "benchmarks.rnn_speed", "--repeats=0"],
-        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env=environ, capture_output=True, text=True, timeout=HANG,
     )  # fmt: skip
     assert refused.returncode != 0 and "flag --repeats=0: 0 is not a positive integer" in refused.stderr
     assert "Traceback" not in refused.stderr
@@ -127,7 +128,7 @@ print("ok")
     for flag, message in bad.items():
         refused = subprocess.run(
             [sys.executable, "-m", "benchmarks.rnn_speed", flag],
-            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120,
+            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=HANG,
         )  # fmt: skip
         assert refused.returncode != 0 and message in refused.stderr, (flag, refused.stderr[-1000:])
         assert "Traceback" not in refused.stderr and "matmul peak" not in refused.stdout, flag

@@ -12,6 +12,7 @@ import pytest
 
 from rnn_research import hostmem
 from tests import xla
+from tests.paths import HANG
 
 # A fresh process: retention must be set before JAX starts its threads.
 SCRIPT = """
@@ -50,7 +51,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def run(mode: str) -> dict:
     environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, mode], env=environ, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", SCRIPT, mode], env=environ, capture_output=True, text=True, timeout=HANG
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -111,7 +112,7 @@ def test_the_launcher_and_the_benchmark_share_one_flag():
     )
     environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=HANG
     )
     assert done.returncode == 0 and done.stdout.strip() == "shared", done.stderr[-2000:]
 

@@ -20,6 +20,7 @@ from configs.synthetic import adding as synthetic_adding
 from experiments.synthetic import task as synthetic
 from rnn_research import checkpoint, metrics, train
 from tests import xla
+from tests.paths import HANG
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = "configs/synthetic/adding.py:smoke"
@@ -41,7 +42,7 @@ def launch(workdir, *args, config=SMOKE, devices=8, env=None, extra=(), plots=Fa
     )
 
 
-def run(workdir, *args, timeout=600, **kwargs):
+def run(workdir, *args, timeout=HANG, **kwargs):
     """Launch and wait; the timeout only catches a hung process (the work is bounded, not the wall time)."""
     proc = launch(workdir, *args, **kwargs)
     out, err = proc.communicate(timeout=timeout)
@@ -92,7 +93,7 @@ def test_smoke_preset_leaves_every_artefact(tmp_path, preset):
     assert "steps/s" in out and "ETA" in out
 
 
-def signal_when(proc, ready, sig, timeout=90) -> bool:
+def signal_when(proc, ready, sig, timeout=HANG) -> bool:
     """Sends ``sig`` to ``proc`` as soon as ``ready()`` holds; False if the process ended first."""
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
@@ -122,7 +123,7 @@ def test_sigkill_at_any_moment_then_resume_equals_uninterrupted(tmp_path):
             return (trigger == "during_save" and saving) or (trigger == "between_saves" and logged and not saving)
 
         killed = signal_when(proc, ready, signal.SIGKILL)
-        proc.communicate(timeout=30)
+        proc.communicate(timeout=HANG)
         assert killed, f"the run ended before it could be killed ({trigger})"
     code, out, err = run(workdir, *overrides)
     assert code == 0, err[-2000:]
@@ -144,7 +145,7 @@ def test_sigterm_stops_after_the_step_with_a_checkpoint_and_resume_equals_uninte
     proc = launch(workdir, *overrides)
     logged = lambda: (workdir / "metrics.jsonl").exists() and len(records(workdir)) >= 3  # noqa: E731
     sent = signal_when(proc, logged, signal.SIGTERM)
-    out, err = proc.communicate(timeout=300)
+    out, err = proc.communicate(timeout=HANG)
     assert sent, "the run ended before it could be stopped"
     assert proc.returncode == -signal.SIGTERM, err[-2000:]  # ended by the signal, as shells expect
     last = err.strip().splitlines()[-1]
@@ -193,7 +194,7 @@ def test_two_processes_train_together_and_agree(tmp_path):
         for i in range(2)
     ]
     alone = launch(tmp_path / "one", *args[1:], devices=4)  # one process on the same 4 devices, meanwhile
-    *outputs, (out, err) = [p.communicate(timeout=600) for p in (*procs, alone)]
+    *outputs, (out, err) = [p.communicate(timeout=HANG) for p in (*procs, alone)]
     for p, (_, err_p) in zip(procs, outputs):
         assert p.returncode == 0, err_p[-3000:]
     finals = [json.loads(out_p.strip().splitlines()[-1])["final"] for out_p, _ in outputs]

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from rnn_research import metrics
+from tests.paths import HANG
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -160,7 +161,7 @@ def test_event_files_do_not_import_torch_and_torch_still_imports_after(tmp_path)
         "    import torch\n"
         "    assert float(torch.ones(1)) == 1.0\n"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=HANG)
     assert done.returncode == 0, done.stderr[-2000:]
     assert _event_tags(tmp_path / "tensorboard" / "train") == {"loss": [1]}
 

@@ -5,6 +5,7 @@ import pathlib
 import pytest
 
 from tests import xla
+from tests.paths import HANG
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "quickstart.ipynb"
@@ -21,7 +22,7 @@ def execute(path: pathlib.Path, monkeypatch) -> "nbformat.NotebookNode":
     monkeypatch.delenv("PYTHONPATH", raising=False)
     notebook = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook, timeout=HANG, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
     return client.execute()
 

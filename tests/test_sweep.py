@@ -11,6 +11,7 @@ import pytest
 from benchmarks import sweep
 from rnn_research import metrics
 from tests import xla
+from tests.paths import HANG
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -20,7 +21,7 @@ def run_sweep(tmp_path, grid, *flags):
     environ = dict(os.environ, XLA_FLAGS=xla.flags(1), JAX_PLATFORMS="cpu")
     command = [sys.executable, "-m", "benchmarks.sweep", "--config=configs/synthetic/adding.py:smoke"]
     command += [f"--grid={tmp_path / 'grid.txt'}", "--select=valid", "--metric=mse", "--mode=min", *flags]
-    return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=HANG)
 
 
 @pytest.mark.slow

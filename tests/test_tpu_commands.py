@@ -5,12 +5,14 @@ import shlex
 import subprocess
 import sys
 
+from tests.paths import HANG
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def printed(*flags):
     command = [sys.executable, "-m", "experiments.tpu_commands", *flags]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=HANG)
 
 
 def test_commands_run_the_launcher_on_every_worker_with_multihost():
