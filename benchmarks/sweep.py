@@ -1,7 +1,7 @@
 """Hyperparameter sweep: many launcher runs of one preset, several at a time, one table.
 
     python -m benchmarks.sweep --config=configs/classification/sst2.py --grid=benchmarks/grids/sst2.txt \
-        --root=runs/sst2_sweep --parallel=8 --common=--config.data.path=../shared/data/sst2 \
+        --root=runs/sst2_sweep --parallel=8 --common=--config.data.path=data/sst2 \
         --select=valid --metric=accuracy --mode=max --report=dev --table=docs/results/sst2_sweep.md
 
 The grid file has one run per line, ``name: --config.a=1 --config.b=x`` (``#`` starts a comment).

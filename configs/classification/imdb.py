@@ -1,6 +1,6 @@
 """IMDB movie reviews (Maas et al. 2011, the ``aclImdb`` folders): ``--config.data.path=DIR/aclImdb``.
 
-Reference points (``../shared/docs/TARGETS.md``): Keras's BiLSTM example about 81.5% after 4
+Reference points (docs/experiments/classification.md): Keras's BiLSTM example about 81.5% after 4
 epochs; Dai & Le 2015, an LSTM from scratch, 86.5%. Reviews are cut to their first 400 tokens;
 the best checkpoint is chosen on 10% of train held out as ``valid``, and ``test`` is reported.
 

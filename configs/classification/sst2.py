@@ -1,6 +1,6 @@
 """SST-2 (GLUE TSV: ``train.tsv``, ``dev.tsv``), from scratch: ``--config.data.path=DIR``.
 
-Targets (``../shared/docs/TARGETS.md``, dev accuracy, 872 sentences): Flax's ``examples/sst2``
+Targets (docs/experiments/classification.md; dev accuracy, 872 sentences): Flax's ``examples/sst2``
 85.09% (CPU), Tai et al. 2015 with GloVe: LSTM 84.9, 2-layer LSTM 86.3, BiLSTM 87.5.
 The best checkpoint is chosen on ``valid``, never on dev: 10% of the whole train sentences (689
 of 6,890), with every phrase that is part of one removed from train (59,418 phrases remain).

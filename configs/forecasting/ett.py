@@ -4,7 +4,7 @@ Variant ``<dataset>_<features>_<horizon>``, e.g. ``etth1_s_24`` (default), ``ett
 ``ettm1_ms_336``: dataset ``etth1`` (hourly, seasonal period 24) or ``ettm1`` (15 minutes, period
 96); features ``s`` (OT -> OT), ``m`` (7 columns -> 7) or ``ms`` (7 columns -> OT); horizon 24 to
 720. Informer's split (12/4/4 months, lookbacks may reach into the previous split) and z-scores
-fitted on train; MSE/MAE on the normalised scale. Published rows (``../shared/docs/TARGETS.md``):
+fitted on train; MSE/MAE on the normalised scale. Published rows (docs/experiments/forecasting.md):
 univariate OT at horizon 24 on ETTh1: Informer 0.098, ARIMA 0.108, LSTMa 0.114; multivariate
 ETTh1 at 96/192/336/720: DLinear 0.375/0.405/0.439/0.472, repeat-last 1.295/1.325/1.323/1.339.
 ``smoke``: seconds on whatever file ``data.path`` names.

@@ -1,6 +1,6 @@
 """Yearly sunspot numbers 1700-2008 (statsmodels ships them; no download), one step ahead.
 
-The textbook exercise (``../shared/docs/TARGETS.md``): train to 1958, forecast 1959-2008 one year
+The textbook exercise (docs/experiments/forecasting.md): train to 1958, forecast 1959-2008 one year
 ahead: naive RMSE 30.35, AR(9) 16.95. Here 1929-1958 is held out of train as ``valid`` to pick
 the best checkpoint, so the model and the in-run baselines (AR(9), ARIMA(2,0,1), seasonal naive
 over the 11-year cycle, repeat-last, linear) fit on 1700-1928 and the test years are never seen.

@@ -1,7 +1,7 @@
 """Character-level LSTM on one text file (tiny shakespeare by default protocol: 90/10 split).
 
-``--config.data.path=FILE`` (e.g. ``../shared/data/tinyshakespeare/input.txt``). Targets
-(``../shared/docs/TARGETS.md``): nanoGPT's CPU transformer reaches 1.88 validation nats/char,
+``--config.data.path=FILE`` (e.g. ``data/tinyshakespeare/input.txt``). Targets
+(docs/experiments/lm.md): nanoGPT's CPU transformer reaches 1.88 validation nats/char,
 its 10.7M-parameter GPU model 1.4697.
 
 Variants: ``small`` (2x256 LSTM; 2-core CPU, under 15 minutes), ``medium`` (2x512 LSTM with
