@@ -70,12 +70,32 @@ def variants(path: str) -> list[str]:
     return list(getattr(module, "VARIANTS", ()))
 
 
+BUILTIN_MODES = {
+    "train": "train (resuming from the latest checkpoint in --workdir), then evaluate the best",
+    "eval": "evaluate the best (else the latest) checkpoint in --workdir",
+}
+
+
+def modes(name: str) -> dict[str, str]:
+    """``{mode: first line of its docstring}`` for experiment ``name``: train, eval and its ``MODES``."""
+    task = importlib.import_module(f"experiments.{canonical(name)}.task")
+    extra = {
+        mode: ((fn.__doc__ or "").strip().splitlines() or [""])[0].split(": ", 1)[-1].rstrip(".").replace("``", "")
+        for mode, fn in getattr(task, "MODES", {}).items()
+    }
+    return {**BUILTIN_MODES, **extra}
+
+
 def listing() -> str:
-    """Every experiment with its presets and their variants, one preset a line."""
+    """Every experiment with its modes, presets and their variants, one preset a line."""
     lines = []
     for name in names():
         doc = (importlib.import_module(f"experiments.{name}.task").__doc__ or "").strip().splitlines()
-        lines.append(f"{name}: {doc[0] if doc else ''}")
+        lines.append(f"{name}: {doc[0].replace('``', '') if doc else ''}")
+        lines.append(f"  --mode={'|'.join(modes(name))}")
+        for mode, what in modes(name).items():
+            if mode not in BUILTIN_MODES:
+                lines.append(f"      {mode}: {what}")
         for path in presets(name):
             found = variants(path)
             if len(found) > 8:  # e.g. every data set x feature mode x horizon

@@ -44,6 +44,22 @@ def known_presets() -> list[str]:
     return [p for name in experiments.names() for p in experiments.presets(name)]
 
 
+def variant_hint(config_value: str | None, reason: str) -> str:
+    """``"; did you mean configs/x.py:smoke?"`` when a preset refused a misspelt variant (its
+    ``get_config`` raised ``unknown variant ...``) and its ``VARIANTS`` hold a close match; else ``""``."""
+    if not config_value or ":" not in config_value or not reason.startswith("unknown variant"):
+        return ""
+    import experiments
+
+    path, variant = config_value.split(":", 1)
+    try:
+        known = experiments.variants(path)
+    except ImportError:  # a preset outside configs/: its message lists the variants
+        return ""
+    close = close_matches(variant, known, n=1)
+    return f"; did you mean {path}:{close[0]}?" if close else ""
+
+
 def close_matches(word: str, choices: list[str], n: int = 2, cutoff: float = 0.6) -> list[str]:
     """Up to ``n`` of ``choices`` spelt like ``word`` (difflib's ratio at least ``cutoff``)."""
     return difflib.get_close_matches(word, choices, n=n, cutoff=cutoff)

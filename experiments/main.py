@@ -1,4 +1,6 @@
-"""Launcher: ``python -m experiments.main --config=configs/<task>/<preset>.py[:variant] --workdir=DIR``.
+"""Launcher: ``python -m experiments.main --config=configs/<task>/<preset>.py[:variant] --workdir=DIR``
+(``--help`` lists the experiments, presets, variants and modes; ``--print_config`` prints what a
+command would run).
 
 ``python -m experiments.main --list`` prints every experiment (``experiments/<task>/``) with its
 presets (``configs/<task>/``) and their variants.
@@ -10,24 +12,50 @@ else the latest) checkpoint in DIR; experiments add modes (``lm``: ``--mode=samp
 ``--coordinator_address=host:port --num_processes=N --process_id=i``). Errors are one line.
 """
 
+# ruff: noqa: E402  (the SIGINT handler goes in before the imports that take seconds)
 from __future__ import annotations
+
+import os
+import signal
+import sys
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    """Ctrl-C outside a training step (imports, compilation, set-up, evaluation, the other modes):
+    one line instead of a ``KeyboardInterrupt`` traceback, then the process ends by the signal, as
+    uncaught, so a shell loop stops too. Every file is written atomically, so nothing is half-written;
+    during training :class:`rnn_research.preemption.StopSignals` takes over and saves a checkpoint."""
+    print(
+        f"stopped by {signal.Signals(signum).name} outside a training step: no file is half-written; "
+        "the same command starts again",
+        file=sys.stderr,
+        flush=True,
+    )
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _interrupted)
 
 import functools
 import json
-import sys
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
 import experiments
-from experiments import host_flags, launch_checks
+from experiments import host_flags, launch_checks, usage
 from rnn_research import checkpoint, hostmem, metrics, preemption, sharding, train
 from rnn_research.experiment import check_hooks
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. configs/synthetic/adding.py:smoke.")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.")
-_LIST = flags.DEFINE_bool("list", False, "Print the experiments, their presets and variants, and exit.")
-_MODE = flags.DEFINE_string("mode", "train", "train | eval | a mode the experiment adds (lm: sample).")
+_LIST = flags.DEFINE_bool("list", False, "Print the experiments, their modes, presets and variants, and exit.")
+_PRINT_CONFIG = flags.DEFINE_bool(
+    "print_config", False, "Print the config --config and the overrides resolve to, checked, and exit; writes nothing."
+)
+_MODE = flags.DEFINE_string("mode", "train", "train | eval | a mode the experiment adds (--list shows them).")
 _MULTIHOST = flags.DEFINE_bool("multihost", None, "Call jax.distributed.initialize (default: $RNN_RESEARCH_MULTIHOST).")
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (auto-detected on TPU pods).")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Processes in the job (auto-detected on TPU pods).")
@@ -38,6 +66,9 @@ _RETAIN_HOST_MEMORY = host_flags.RETAIN_HOST_MEMORY
 def parse_flags(argv: list[str]) -> list[str]:
     """absl's parsing, with any failure (an unknown config key, a wrong type, a preset file that
     is not there or whose ``get_config`` refuses the variant) as one line."""
+    if any(arg in usage.HELP_ARGS for arg in argv[1:]):
+        print(usage.help_text())
+        sys.exit(0)
     missing = launch_checks.missing_preset(argv[1:])
     if missing:
         print(f"error: {missing}", file=sys.stderr)
@@ -49,16 +80,30 @@ def parse_flags(argv: list[str]) -> list[str]:
         reason = launch_checks.config_parse_reason(str(e)) if "Error whilst parsing config file" in str(e) else None
         if reason:  # the preset's own message, not ml_collections' traceback around it
             text = f"--config={launch_checks.config_argument(argv[1:])}: {reason}"
+            text += launch_checks.variant_hint(launch_checks.config_argument(argv[1:]), reason)
         if isinstance(e, (AttributeError, KeyError)):
             text = launch_checks.unknown_key(e, argv[1:])
         print(f"error: {text}", file=sys.stderr)
         sys.exit(2)
 
 
-def usage_error(message: str) -> None:
-    """One line and exit code 2 (absl's ``app.UsageError`` prints the whole module docstring first)."""
+def usage_error(message: str, code: int = 2) -> None:
+    """One line and exit ``code`` (absl's ``app.UsageError`` prints the whole module docstring first)."""
     print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(code)
+
+
+def print_config(config) -> None:
+    """``--print_config``: the resolved config as the JSON a run writes to ``DIR/config.json``,
+    after the same checks a run makes first (a misspelt hook, a value out of range: one line, exit
+    1); needs no workdir and writes nothing."""
+    try:
+        experiment = experiments.get(config.experiment)
+        check_hooks(experiment)
+        train.check_config(config, experiment)
+    except (ValueError, KeyError) as e:
+        usage_error(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__, code=1)
+    print(json.dumps(json.loads(config.to_json_best_effort()), indent=2))  # what DIR/config.json will hold
 
 
 def main(argv: list[str]) -> None:
@@ -70,6 +115,9 @@ def main(argv: list[str]) -> None:
     config = _CONFIG.value
     if config is None:
         usage_error("--config is required, e.g. --config=configs/synthetic/adding.py:smoke (--list shows all)")
+    if _PRINT_CONFIG.value:
+        print_config(config)
+        return
     if not _WORKDIR.value:
         usage_error("--workdir is required: the directory for checkpoints, metrics and plots")
     logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO

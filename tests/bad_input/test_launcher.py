@@ -121,3 +121,13 @@ def test_a_misspelt_preset_file_or_mode_names_the_close_match(tmp_path):
         "error: --mode='evl' is not one of ['eval', 'train'] for synthetic; did you mean --mode=eval?"
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_a_misspelt_variant_names_the_close_match_in_one_line(tmp_path):
+    code, _, err = run(tmp_path / "run", config="configs/synthetic/adding.py:smok")
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("error: --config=configs/synthetic/adding.py:smok: unknown variant 'smok'")
+    assert err.rstrip().endswith("; did you mean configs/synthetic/adding.py:smoke?")
+    assert launch_checks.variant_hint("configs/synthetic/adding.py:zzzzzz", "unknown variant 'zzzzzz' of ...") == ""
+    assert launch_checks.variant_hint("configs/synthetic/adding.py:smok", "some other failure") == ""
+    assert not (tmp_path / "run").exists()
