@@ -27,6 +27,13 @@ VOCAB_FILE, LABELS_FILE = "vocab.json", "labels.json"
 def read_lines(source: str) -> list[str]:
     """The lines of ``predict.input``: a UTF-8 file, or stdin for ``-`` or ``""``; bad bytes are one line."""
     if source in ("", "-"):  # bytes, checked like a file (text mode would let binary through)
+        if sys.stdin.isatty():  # a person at a terminal, not a pipe: say what the silence waits for
+            print(
+                "predict.input: reading sentences from the terminal, one per line; end with Ctrl-D "
+                "(or pass --config.predict.input=FILE)",
+                file=sys.stderr,
+                flush=True,
+            )
         buffer = getattr(sys.stdin, "buffer", None)  # None: a text stream that a caller put there
         text = sys.stdin.read() if buffer is None else decode_utf8(buffer.read(), "predict.input: <stdin>", "")
         return text.splitlines()

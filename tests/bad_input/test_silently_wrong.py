@@ -57,6 +57,23 @@ def test_binary_stdin_is_refused_like_a_binary_file(monkeypatch):
     assert classification.read_lines("") == ["un bon film"]
 
 
+def test_predict_from_a_terminal_says_what_it_waits_for_and_a_pipe_stays_quiet(monkeypatch, capsys):
+    import io
+
+    from experiments.classification import task as classification
+
+    class Terminal(io.TextIOWrapper):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal(io.BytesIO(b"a good film\n")))
+    assert classification.read_lines("-") == ["a good film"]
+    prompt = capsys.readouterr().err
+    assert prompt.startswith("predict.input: reading sentences from the terminal") and "Ctrl-D" in prompt
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"a good film\n")))
+    assert classification.read_lines("-") == ["a good film"] and capsys.readouterr().err == ""
+
+
 def test_predict_output_may_not_overwrite_the_run_or_point_nowhere(tmp_path):
     from experiments.classification import task as classification
 
