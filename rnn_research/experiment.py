@@ -129,6 +129,13 @@ OPTIONAL_CONSTANTS = {
     "CONFIG_RULES": "dict[str, tuple[Callable[[Any], bool], str]]",
     # {flat config key: note}: what a special value of a field means, added to its error line.
     "CONFIG_NOTES": "dict[str, str]",
+    # Metric names a console line shows, in this order (absent: every metric); names a record lacks
+    # are skipped, and the line ends with ``(+N in metrics.jsonl)`` for those hidden. metrics.jsonl
+    # and TensorBoard always get every metric.
+    "CONSOLE_METRICS": "tuple[str, ...]",
+    # {label: metric names}: shown once per split, on a line of their own (``[valid] label: ...``),
+    # at the split's first record in the process: values that do not change, such as baselines.
+    "CONSOLE_ONCE": "dict[str, tuple[str, ...]]",
 }
 REQUIRED_HOOKS = ("make_data", "make_model", "model_inputs", "loss_and_metrics")
 OPTIONAL_HOOKS = ("init_carry", "prepare", "finalize_metrics", "evaluators")

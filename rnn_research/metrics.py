@@ -1,5 +1,6 @@
-"""Metric output of the training harness: JSONL records, TensorBoard event files, console
-progress, and PNG plots of training curves and per-timestep heatmaps.
+"""Metric output of the training harness: JSONL records, TensorBoard event files (written by
+:mod:`rnn_research.tensorboard`), console progress, and PNG plots of training curves and
+per-timestep heatmaps.
 
 ``metrics.jsonl`` holds one JSON object a line, ``{"step", "split", "time", **metrics}``.
 Metric values are floats; the JSON-illegal values NaN, +inf and -inf are written as the strings
@@ -11,6 +12,7 @@ Example::
 
     with MetricWriter(workdir, total_steps=1000) as writer:
         writer.resume(restored_step)  # after restoring a checkpoint (0 for a fresh run)
+        writer.start_clock(restored_step + 1)  # once the first (compiling) step has finished
         writer.write(50, {"loss": 1.23, "accuracy": 0.5})
         writer.write(200, {"loss": 1.1}, split="eval")
     plot_curves(read_jsonl(workdir / "metrics.jsonl"), workdir / "plots")
@@ -22,7 +24,6 @@ import json
 import math
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -31,10 +32,13 @@ from typing import Any
 import numpy as np
 
 from rnn_research import io
+from rnn_research import tensorboard as tb
 
 JSONL_NAME = "metrics.jsonl"
 _RESERVED = ("step", "split", "time")
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+# plot_curves draws two metrics once when their values agree to this relative tolerance.
+SAME_RTOL = 1e-5
 
 
 def _encode(value: float) -> float | str:
@@ -91,26 +95,8 @@ def finite_or_null(tree: Any, path: str = "") -> tuple[Any, list[str]]:
     return tree, []
 
 
-def _tensorboardx() -> tuple[Any, Any, Any, Any]:
-    """tensorboardX's ``EventsWriter``, ``Event``, ``SessionLog`` and ``Summary``, imported without torch.
-
-    Any tensorboardX import runs its package ``__init__``, whose ``SummaryWriter`` module imports
-    torch when it is installed (2.4 s of every launch here, for a ``torch.Tensor`` check that the
-    protos used here never reach). An unimported torch is hidden from that import only: a
-    ``None`` entry in ``sys.modules`` makes ``import torch`` fail, and is removed straight after,
-    so torch imports normally later in the process.
-    """
-    hide = "torch" not in sys.modules
-    if hide:
-        sys.modules["torch"] = None  # type: ignore[assignment]
-    try:
-        from tensorboardX.event_file_writer import EventsWriter
-        from tensorboardX.proto.event_pb2 import Event, SessionLog
-        from tensorboardX.proto.summary_pb2 import Summary
-    finally:
-        if hide:
-            del sys.modules["torch"]
-    return EventsWriter, Event, SessionLog, Summary
+def _formatted(values: Mapping[str, float]) -> str:
+    return " ".join(f"{k}={v:.4g}" for k, v in values.items())
 
 
 def _duration(seconds: float) -> str:
@@ -124,9 +110,21 @@ class MetricWriter:
     """Writes scalar metrics to ``workdir/metrics.jsonl``, TensorBoard and the console.
 
     TensorBoard event files go to ``workdir/tensorboard/<split>`` (one writer per split, made at
-    its first write). The harness should write a step's metrics before checkpointing that step,
-    and call :meth:`resume` after restoring, so a killed-and-resumed run leaves the same records
-    (``time`` aside) as an uninterrupted one.
+    its first write); :meth:`write_text` and :meth:`write_images` add text and PNG images there.
+    The harness should write a step's metrics before checkpointing that step, and call
+    :meth:`resume` after restoring, so a killed-and-resumed run leaves the same records (``time``
+    aside) as an uninterrupted one.
+
+    Console: ``console_metrics`` (an experiment's ``CONSOLE_METRICS``), when given, are the only
+    metrics a console line shows, in that order (names a record lacks are skipped); the line ends
+    with ``(+N in metrics.jsonl)`` for the N it hides. ``console_once`` (``CONSOLE_ONCE``) maps a
+    label to metric names shown on a line of their own, ``[split] label: name=value ...``, the
+    first time each split records any of them (values that do not change between evaluations,
+    such as baselines). The JSONL file and TensorBoard always get every metric.
+
+    The steps/s and ETA of a train line measure the steps since the previous train line, or since
+    :meth:`start_clock` (called once the first step, which compiles, has finished), whichever is
+    later; ``- steps/s`` and ``ETA -`` when there is neither.
     """
 
     def __init__(
@@ -136,13 +134,20 @@ class MetricWriter:
         tensorboard: bool = True,
         console: bool = True,
         total_steps: int | None = None,
+        console_metrics: Sequence[str] | None = None,
+        console_once: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        for name, value in (("console_metrics", console_metrics), *(console_once or {}).items()):
+            if isinstance(value, str):
+                raise ValueError(f"{name} must be a tuple of metric names, not the string {value!r}")
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.path = self.workdir / JSONL_NAME
         self.tensorboard, self.console, self.total_steps = tensorboard, console, total_steps
-        self._tb: dict[str, Any] = {}
-        self._purge_step: int | None = None
+        self.console_metrics = None if console_metrics is None else tuple(console_metrics)
+        self.console_once = {label: tuple(names) for label, names in (console_once or {}).items()}
+        self._once_shown: set[tuple[str, str]] = set()
+        self._events = tb.EventFiles(self.workdir / "tensorboard")
         self._start = time.time()
         self._last_train: tuple[int, float] | None = None
         if self.path.exists():  # Drop a partial last line left by a killed writer.
@@ -154,8 +159,7 @@ class MetricWriter:
 
     def write(self, step: int, metrics: Mapping[str, Any], split: str = "train") -> None:
         """Records scalar ``metrics`` (floats, numpy or jax scalars) of ``split`` at ``step``."""
-        if self._fd is None:
-            raise ValueError(f"MetricWriter for {self.workdir} is closed")
+        self._check_open()
         step, now = int(step), time.time()
         values = {}
         for name, value in metrics.items():
@@ -169,33 +173,43 @@ class MetricWriter:
         while data:  # One write() for a line in practice; loop only on a short write.
             data = data[os.write(self._fd, data) :]
         if self.tensorboard:
-            self._write_event(split, step, now, values)
+            self._events.write(split, step, tb.scalar_summary(values), wall_time=now)
         if self.console:
             print(self._console_line(step, values, split, now), flush=True)
+            for label, names in self.console_once.items():
+                shown = {k: values[k] for k in names if k in values}
+                if shown and (label, split) not in self._once_shown:
+                    self._once_shown.add((label, split))
+                    print(f"[{split}] {label}: {_formatted(shown)}", flush=True)
 
-    def _write_event(self, split: str, step: int, now: float, values: Mapping[str, float]) -> None:
-        """Appends one TensorBoard event with every scalar, synchronously, and syncs the file.
+    def write_text(self, tag: str, text: str, step: int, split: str = "train") -> None:
+        """Adds markdown ``text`` under ``tag`` to TensorBoard's Text tab (nothing without TensorBoard)."""
+        self._check_open()
+        if self.tensorboard:
+            self._events.write(split, step, tb.text_summary(tag, text))
 
-        tensorboardX's ``SummaryWriter`` queues events to a thread that its ``flush()`` does not
-        drain, so its low-level synchronous ``EventsWriter`` is used instead.
-        """
-        EventsWriter, Event, SessionLog, Summary = _tensorboardx()
-        if split not in self._tb:
-            logdir = self.workdir / "tensorboard" / split
-            logdir.mkdir(parents=True, exist_ok=True)
-            # tensorboardX names files by the second and opens them with "wb": a nanosecond suffix
-            # keeps a resumed run's file apart and sorted after the earlier one, as TensorBoard reads.
-            self._tb[split] = EventsWriter(str(logdir / "events"), f".{time.time_ns()}.{os.getpid()}")
-            if self._purge_step is not None:  # TensorBoard hides older events at steps >= this.
-                start = SessionLog(status=SessionLog.START)
-                self._tb[split].write_event(Event(wall_time=now, step=self._purge_step, session_log=start))
-        summary = Summary(value=[Summary.Value(tag=k, simple_value=v) for k, v in values.items()])
-        self._tb[split].write_event(Event(wall_time=now, step=step, summary=summary))
-        self._tb[split].flush()
+    def write_images(self, step: int, images: Mapping[str, str | Path], split: str = "train") -> None:
+        """Adds PNG files (``{tag: path}``) to TensorBoard's Images tab at ``step``, as they are."""
+        self._check_open()
+        if self.tensorboard:
+            for tag, path in images.items():
+                self._events.write(split, step, tb.image_summary(tag, Path(path).read_bytes()))
+
+    def start_clock(self, step: int) -> None:
+        """Starts the steps/s clock at ``step``: call it once the first train step of the process
+        (the one that compiles) has finished, so the first rate and ETA leave compilation out."""
+        self._last_train = (int(step), time.time())
+
+    def _check_open(self) -> None:
+        if self._fd is None:
+            raise ValueError(f"MetricWriter for {self.workdir} is closed")
 
     def _console_line(self, step: int, values: Mapping[str, float], split: str, now: float) -> str:
         where = f"step {step}" if self.total_steps is None else f"step {step}/{self.total_steps}"
-        parts = [f"[{split}] {where}", " ".join(f"{k}={v:.4g}" for k, v in values.items())]
+        shown = values
+        if self.console_metrics is not None:
+            shown = {k: values[k] for k in self.console_metrics if k in values}
+        parts = [f"[{split}] {where}", _formatted(shown)]
         if split == "train":
             rate = None
             if self._last_train is not None and step > self._last_train[0] and now > self._last_train[1]:
@@ -205,27 +219,27 @@ class MetricWriter:
             if self.total_steps is not None:
                 parts.append(f"ETA {_duration(max(self.total_steps - step, 0) / rate)}" if rate else "ETA -")
         parts.append(f"elapsed {_duration(now - self._start)}")
-        return " | ".join(p for p in parts if p)
+        line = " | ".join(p for p in parts if p)
+        hidden = len(values) - len(shown)
+        return f"{line} (+{hidden} in {JSONL_NAME})" if hidden else line
 
     def resume(self, step: int, keep: Callable[[dict[str, Any]], bool] | None = None) -> None:
         """Keeps only records with ``step <= step`` (atomically) after restoring at ``step``.
 
         ``keep`` may drop more (e.g. the final evaluation of a run that is being extended).
 
-        Also hides later TensorBoard events (``purge_step``) and restarts the steps/s timer.
+        Also hides later TensorBoard events (``purge_step``) and stops the steps/s clock until
+        the next :meth:`start_clock`.
         """
-        if self._fd is None:
-            raise ValueError(f"MetricWriter for {self.workdir} is closed")
+        self._check_open()
         step = int(step)
         kept = [line for line, r in _parse(self.path) if r["step"] <= step and (keep is None or keep(r))]
         with io.atomic_path(self.path) as tmp:
             tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
             os.close(self._fd)  # replaced as the block ends: the new file, then a new descriptor
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        for tb in self._tb.values():
-            tb.close()
-        self._tb, self._purge_step = {}, step + 1
-        self._last_train = (step, time.time())
+        self._events.resume(step + 1)
+        self._last_train = None
 
     def close(self) -> None:
         """Syncs and closes the JSONL file and the TensorBoard writers; closing twice is fine."""
@@ -233,9 +247,7 @@ class MetricWriter:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
-        for tb in self._tb.values():
-            tb.close()
-        self._tb = {}
+        self._events.close()
 
     def __enter__(self) -> MetricWriter:
         return self
@@ -260,11 +272,31 @@ def _as_float(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _same_series(a: Mapping[str, list[tuple[int, float]]], b: Mapping[str, list[tuple[int, float]]]) -> bool:
+    """Whether two metrics' ``{split: [(step, value)]}`` have the same splits, steps and values."""
+    if a.keys() != b.keys():
+        return False
+    for split in a:
+        (steps_a, values_a), (steps_b, values_b) = (zip(*sorted(s[split])) for s in (a, b))
+        if steps_a != steps_b or not np.allclose(values_a, values_b, rtol=SAME_RTOL, atol=0.0):
+            return False
+    return True
+
+
 def plot_curves(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
-    """Writes ``curves_<metric>.png`` per metric: one line per split vs step; returns the paths.
+    """Writes ``curves_<metric>.png``, one line per split vs step, for the metrics that vary;
+    returns the paths.
 
     Non-numeric and non-finite values are skipped; the y axis is logarithmic when all values are
-    positive and span more than two decades.
+    positive and span more than two decades. Plots that would show nothing new are left out:
+
+    * a metric with one value everywhere (every split, every step; a single record too), such as
+      a constant learning rate or ``nonfinite_steps`` of a run that never skipped a step, gets no
+      plot;
+    * metrics whose series are the same in every split (same splits, same steps, values equal to
+      a relative :data:`SAME_RTOL`, float32 rounding), such as ``loss`` and ``mse`` of a model
+      trained on its MSE, share one plot, named after the first of them in ``records``
+      (``curves_loss.png``) and titled with all of them (``loss = mse``).
     """
     out_dir = Path(out_dir)
     series: dict[str, dict[str, list[tuple[int, float]]]] = {}
@@ -274,8 +306,18 @@ def plot_curves(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> li
                 series.setdefault(name, {}).setdefault(str(record.get("split", "train")), []).append(
                     (int(record["step"]), v)
                 )
-    paths = []
+    groups: list[list[str]] = []
     for name, by_split in series.items():
+        if len({v for points in by_split.values() for _, v in points}) == 1:
+            continue  # one constant: nothing to see
+        same = next((g for g in groups if _same_series(series[g[0]], by_split)), None)
+        if same is None:
+            groups.append([name])
+        else:
+            same.append(name)
+    paths = []
+    for group in groups:
+        by_split, title = series[group[0]], " = ".join(group)
         out_dir.mkdir(parents=True, exist_ok=True)
         fig = _new_figure((6.4, 4.0))
         ax = fig.add_subplot()
@@ -287,11 +329,11 @@ def plot_curves(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> li
         values = [v for points in by_split.values() for _, v in points]
         if min(values) > 0 and max(values) / min(values) > 100:
             ax.set_yscale("log")
-        ax.set(xlabel="step", ylabel=name, title=name)
+        ax.set(xlabel="step", ylabel=title, title=title)
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        path = out_dir / f"curves_{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+        path = out_dir / f"curves_{re.sub(r'[^A-Za-z0-9_.-]+', '_', group[0])}.png"
         fig.savefig(path, dpi=100)
         paths.append(path)
     return paths

@@ -90,6 +90,10 @@ def test_smoke_preset_leaves_every_artefact(tmp_path, preset):
     assert list((tmp_path / "checkpoints" / "latest").iterdir())
     plots = {p.name for p in (tmp_path / "plots").glob("*.png")}
     assert "curves_loss.png" in plots and any(name.startswith("grad_flow_") for name in plots)
+    train_records = [r for r in metrics.read_jsonl(tmp_path / "metrics.jsonl") if r["split"] == "train"]
+    assert {r["nonfinite_steps"] for r in train_records} == {0.0} and "curves_nonfinite_steps.png" not in plots
+    if preset == "readme":  # the adding task trains on its MSE: loss = mse, drawn once, titled so
+        assert all(r["loss"] == r["mse"] for r in train_records) and "curves_mse.png" not in plots
     assert "steps/s" in out and "ETA" in out
 
 

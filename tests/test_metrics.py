@@ -20,11 +20,12 @@ def _without_time(records):
     return [{k: v for k, v in r.items() if k != "time"} for r in records]
 
 
-def _event_tags(directory: Path) -> dict[str, list[int]]:
-    """Scalar tags -> steps of every event file under ``directory``, parsed from the TFRecord framing."""
+def events(directory: Path) -> list:
+    """Every event of the event files under ``directory``, parsed here from the TFRecord framing
+    (not with the reader under test, rnn_research.tensorboard.read_events)."""
     from tensorboardX.proto.event_pb2 import Event
 
-    tags: dict[str, list[int]] = {}
+    found = []
     files = sorted(directory.glob("events.out.tfevents.*"))
     assert files, f"no event file in {directory}"
     for path in files:
@@ -32,10 +33,17 @@ def _event_tags(directory: Path) -> dict[str, list[int]]:
         offset = 0
         while offset < len(data):
             (length,) = struct.unpack("<Q", data[offset : offset + 8])
-            event = Event.FromString(data[offset + 12 : offset + 12 + length])
+            found.append(Event.FromString(data[offset + 12 : offset + 12 + length]))
             offset += 12 + length + 4  # length, its crc, payload, payload crc
-            for value in event.summary.value:
-                tags.setdefault(value.tag, []).append(event.step)
+    return found
+
+
+def _event_tags(directory: Path) -> dict[str, list[int]]:
+    """Summary tags -> steps of every event file under ``directory``."""
+    tags: dict[str, list[int]] = {}
+    for event in events(directory):
+        for value in event.summary.value:
+            tags.setdefault(value.tag, []).append(event.step)
     return tags
 
 
@@ -186,6 +194,102 @@ def test_console_line_has_rate_eta_and_elapsed(tmp_path, capsys):
     assert lines[2].startswith("[eval] step 20/100") and "loss=0.9" in lines[2]
 
 
+class FakeClock:
+    """``time.time`` under the test's control."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_first_rate_and_eta_leave_the_compiling_step_out(tmp_path, capsys, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(metrics.time, "time", clock)
+    with metrics.MetricWriter(tmp_path, tensorboard=False, total_steps=1000) as writer:
+        writer.resume(0)
+        clock.now += 30.0  # step 1 compiles and runs: 30 s
+        writer.start_clock(1)
+        clock.now += 4.9  # steps 2..50 at 10 steps/s
+        writer.write(50, {"loss": 1.0})
+        clock.now += 5.0
+        writer.write(100, {"loss": 0.5})
+    first, second = capsys.readouterr().out.splitlines()
+    assert "| 10 steps/s | ETA 1m35s |" in first  # 950 steps left; with the compilation: 1.43 steps/s
+    assert "| 10 steps/s | ETA 1m30s |" in second
+
+
+def test_rate_is_unknown_until_a_step_after_the_clock_started(tmp_path, capsys, monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(metrics.time, "time", clock)
+    with metrics.MetricWriter(tmp_path, tensorboard=False, total_steps=100) as writer:
+        writer.resume(40)  # resumed; the clock is not started yet
+        clock.now += 20.0
+        writer.write(50, {"loss": 1.0})  # e.g. a caller that never starts the clock
+        writer.resume(50)
+        clock.now += 20.0
+        writer.start_clock(51)
+        clock.now += 1.0
+        writer.write(51, {"loss": 1.0})  # train.log_every=1: the clock's own step
+        clock.now += 1.0
+        writer.write(52, {"loss": 1.0})
+    lines = capsys.readouterr().out.splitlines()
+    assert ["- steps/s | ETA -" in line for line in lines] == [True, True, False]
+    assert "| 1 steps/s | ETA 48s |" in lines[2]
+
+
+def test_console_shows_the_declared_metrics_and_counts_the_rest(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(metrics.time, "time", FakeClock())
+    values = {"grad_norm": 0.5, "loss": 1.0, "mse": 1.0, "mse_ar": 0.3, "mse_linear": 0.4, "mae_ar": 0.2}
+    declared = ("mse", "coverage", "loss")  # in this order; coverage is absent
+    once = {"baselines": ("mse_ar", "mse_arima", "mse_linear")}
+    with metrics.MetricWriter(tmp_path, total_steps=10, console_metrics=declared, console_once=once) as writer:
+        writer.write(5, values, split="valid")
+        writer.write(10, values, split="valid")
+        writer.write(10, {"mse": 2.0}, split="test")
+        writer.write(10, {"mse": 2.0, "mse_ar": 0.7}, split="test")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [
+        "[valid] step 5/10 | mse=1 loss=1 | elapsed 0s (+4 in metrics.jsonl)",
+        "[valid] baselines: mse_ar=0.3 mse_linear=0.4",
+        "[valid] step 10/10 | mse=1 loss=1 | elapsed 0s (+4 in metrics.jsonl)",
+        "[test] step 10/10 | mse=2 | elapsed 0s",
+        "[test] step 10/10 | mse=2 | elapsed 0s (+1 in metrics.jsonl)",
+        "[test] baselines: mse_ar=0.7",
+    ]
+    (first, *_) = metrics.read_jsonl(tmp_path / "metrics.jsonl")
+    assert {k: v for k, v in first.items() if k in values} == values  # the file keeps every metric
+    assert set(_event_tags(tmp_path / "tensorboard" / "valid")) == set(values)
+    with pytest.raises(ValueError, match="tuple of metric names, not the string 'mse'"):
+        metrics.MetricWriter(tmp_path, console_metrics="mse")
+    with pytest.raises(ValueError, match="baselines must be a tuple"):
+        metrics.MetricWriter(tmp_path, console_once={"baselines": "mse_ar"})
+
+
+def test_text_and_png_images_go_to_tensorboard(tmp_path):
+    png = metrics.plot_heatmap(np.ones((2, 3)), [0, 10], tmp_path / "heat.png", title="x")
+    with metrics.MetricWriter(tmp_path, console=False) as writer:
+        writer.resume(-1)
+        writer.write_text("config", '```json\n{"seed": 0}\n```', 0)
+        writer.write(5, {"loss": 1.0})
+        writer.write_images(5, {"grad_flow/layer_0": png})
+        with pytest.raises(ValueError, match="not a PNG"):
+            writer.write_images(6, {"x": tmp_path / "metrics.jsonl"})
+    found = [(e.step, v) for e in events(tmp_path / "tensorboard" / "train") for v in e.summary.value]
+    assert [(step, v.tag) for step, v in found] == [(0, "config"), (5, "loss"), (5, "grad_flow/layer_0")]
+    text, image = found[0][1], found[2][1]
+    assert text.metadata.plugin_data.plugin_name == "text"
+    assert [d.size for d in text.tensor.tensor_shape.dim] == [1]
+    assert text.tensor.string_val == [b'```json\n{"seed": 0}\n```']
+    assert image.image.encoded_image_string == png.read_bytes()
+    assert (image.image.height, image.image.width, image.image.colorspace) == (450, 700, 4)  # 7 x 4.5 in, 100 dpi, RGBA
+    with metrics.MetricWriter(tmp_path / "off", console=False, tensorboard=False) as writer:
+        writer.write_text("config", "{}", 0)
+        writer.write_images(5, {"grad_flow/layer_0": png})
+    assert not (tmp_path / "off" / "tensorboard").exists()
+
+
 def test_console_can_be_off(tmp_path, capsys):
     with metrics.MetricWriter(tmp_path, tensorboard=False, console=False) as writer:
         writer.write(1, {"loss": 1.0})
@@ -204,6 +308,42 @@ def test_plot_curves_writes_one_png_per_metric(tmp_path):
     assert sorted(p.name for p in paths) == ["curves_acc.png", "curves_loss.png"]
     for path in paths:
         _assert_png(path)
+
+
+def test_plot_curves_leaves_out_constants_and_draws_identical_series_once(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    def record(step, split, **values):
+        return {"step": step, "split": split, "time": 0.0, **values}
+
+    records = []
+    for s in range(1, 6):  # float32 loss beside a float64 mse: equal to 1e-8, plotted once
+        loss = 1.0 / s
+        records.append(record(s, "train", loss=loss * (1 + 1e-8), mse=loss, lr=0.003, nonfinite_steps=0.0, acc=s))
+    records.append(record(5, "valid", loss=0.4, mse=0.4, acc=3.0, host_acc=3.0, single=7.0))
+    records.append(record(5, "best_valid", loss=0.4, mse=0.4, acc=3.0, host_acc=3.0))
+    records.append(record(5, "test", acc=2.0, host_acc=2.0, mae=1.0, mae_twin=1.0))
+    records.append(record(6, "test", mae=2.0, mae_twin=2.5))
+    paths = metrics.plot_curves(records, tmp_path / "plots")
+    # lr, nonfinite_steps, single: one value each; acc and host_acc differ in their splits (train);
+    # mae and mae_twin differ at step 6.
+    assert [p.name for p in paths] == [
+        "curves_loss.png", "curves_acc.png", "curves_host_acc.png", "curves_mae.png", "curves_mae_twin.png"
+    ]  # fmt: skip
+    assert {p.name for p in (tmp_path / "plots").iterdir()} == {p.name for p in paths}
+    for path in paths:
+        _assert_png(path)
+    titles = {}
+    original = matplotlib.figure.Figure.savefig
+
+    def spy(fig, path, **kwargs):
+        titles[Path(path).name] = fig.axes[0].get_title()
+        return original(fig, path, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    metrics.plot_curves(records, tmp_path / "again")
+    assert titles["curves_loss.png"] == "loss = mse" and titles["curves_acc.png"] == "acc"
+    assert metrics.plot_curves([record(1, "train", lr=0.1), record(2, "valid", lr=0.1)], tmp_path / "none") == []
 
 
 def test_plot_heatmap_writes_png(tmp_path):

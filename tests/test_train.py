@@ -10,7 +10,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from rnn_research import checkpoint, diagnostics, metrics, sharding, train
+from rnn_research import checkpoint, diagnostics, metrics, sharding, tensorboard, train
 from tests import toy_experiment as toy
 
 
@@ -246,3 +246,51 @@ def test_weight_average_is_what_is_evaluated_and_kept(tmp_path):
     train.train_and_evaluate(first_part, tmp_path / "resumed", toy)
     train.train_and_evaluate(averaged, tmp_path / "resumed", toy)
     assert records(tmp_path / "resumed") == records(tmp_path / "ema")
+
+
+def test_the_steps_per_second_clock_starts_after_each_processs_first_step(tmp_path, monkeypatch, capsys):
+    """The first step (which compiles) is left out of steps/s and the ETA, on a resume too; an
+    experiment's ``CONSOLE_METRICS`` choose what the console shows, metrics.jsonl keeps everything."""
+    calls = []
+    start_clock = metrics.MetricWriter.start_clock
+
+    def spy(writer, step):
+        calls.append((step, len(records(tmp_path, "train"))))
+        start_clock(writer, step)
+
+    monkeypatch.setattr(metrics.MetricWriter, "start_clock", spy)
+    monkeypatch.setattr(toy, "CONSOLE_METRICS", ("mse", "grad_norm"), raising=False)
+    train.train_and_evaluate(toy.get_config(num_steps=8), tmp_path, toy)
+    train.train_and_evaluate(toy.get_config(), tmp_path, toy)  # resumed at step 8
+    assert calls == [(1, 0), (9, 4)]  # after the step, before that step's record
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[train]")]
+    assert len(lines) == 6 and all(" | mse=" in line and "loss=" not in line for line in lines)
+    assert all(line.endswith("(+4 in metrics.jsonl)") for line in lines), lines[0]
+    assert set(records(tmp_path, "train")[0]) == {
+        "step",
+        "split",
+        "mse",
+        "grad_norm",
+        "loss",
+        "abs_err",
+        "learning_rate",
+        "nonfinite_steps",
+    }
+
+
+def test_tensorboard_gets_the_config_and_the_gradient_flow_heatmaps(tmp_path):
+    train.train_and_evaluate(toy.get_config(num_steps=8, plots=True), tmp_path, toy)
+    train.train_and_evaluate(toy.get_config(plots=True), tmp_path, toy)  # resumed at step 8
+    found = [(e.step, v) for e in tensorboard.read_events(tmp_path / "tensorboard" / "train") for v in e.summary.value]
+    texts = [(step, v) for step, v in found if v.tag == "config"]
+    assert [step for step, _ in texts] == [0, 9]  # each process's first step
+    for (_, value), num_steps in zip(texts, (8, 12)):
+        assert value.metadata.plugin_data.plugin_name == "text"
+        text = value.tensor.string_val[0].decode()
+        assert text.startswith("```json\n") and text.endswith("\n```")
+        assert json.loads(text[len("```json\n") : -len("\n```")])["train"]["num_steps"] == num_steps
+    assert json.loads(text[len("```json\n") : -len("\n```")]) == json.loads((tmp_path / "config.json").read_text())
+    images = [(step, v.tag, v.image) for step, v in found if v.HasField("image")]
+    assert [(step, tag) for step, tag, _ in images] == [(8, "grad_flow/RNN_0_layer_0"), (12, "grad_flow/RNN_0_layer_0")]
+    png = (tmp_path / "plots" / "grad_flow_RNN_0_layer_0.png").read_bytes()
+    assert images[-1][2].encoded_image_string == png and images[-1][2].colorspace == 4

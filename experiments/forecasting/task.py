@@ -26,7 +26,8 @@ Models (``model.decoder``, ``model.gaussian``):
   (``forecast.interval_z``, 1.96 for 95%). Otherwise the loss is the MSE.
 
 Baselines, computed on the same windows in the same run and reported beside the model in every
-evaluation record (``<metric>_<baseline>``): ``repeat_last``, ``seasonal_naive``
+evaluation record (``<metric>_<baseline>``; the console shows their ``mse`` once per split,
+``CONSOLE_ONCE``): ``repeat_last``, ``seasonal_naive``
 (``forecast.seasonal_period``), ``linear`` (least squares over the lookback, fitted on train
 windows), ``ar`` (AR(``forecast.ar_lags``) fitted on the train series) and ``arima``
 (``forecast.arima_order``, statsmodels, fitted on train and run from every origin with the fitted
@@ -84,6 +85,12 @@ CONFIG_NOTES = {
     "data.eval_batch_size": " (0: train.batch_size)",
     "forecast.seasonal_period": " (0: no seasonal naive baseline)",
     "forecast.ar_lags": " (0: no AR baseline)",
+}
+# The console shows the model's metrics (coverage and nll with model.gaussian); the baselines'
+# (unchanged between evaluations) once per split, by their mse. Every metric is in metrics.jsonl.
+CONSOLE_METRICS = ("mse", "mae", "rmse_orig", "mase", "coverage", "nll", "grad_norm")
+CONSOLE_ONCE = {
+    "baselines": tuple(f"mse_{name}" for name in ("repeat_last", "seasonal_naive", "linear", "ar", "arima"))
 }
 
 

@@ -61,7 +61,14 @@ def train_and_evaluate(
         if prepare and is_chief:
             prepare(config, workdir, h.info)  # e.g. save the vocabulary, or refuse one that differs
         num_steps = h.total_steps
-        writer = metrics.MetricWriter(workdir, total_steps=num_steps, console=is_chief) if is_chief else None
+        writer = None
+        if is_chief:
+            writer = metrics.MetricWriter(
+                workdir,
+                total_steps=num_steps,
+                console_metrics=getattr(experiment, "CONSOLE_METRICS", None),
+                console_once=getattr(experiment, "CONSOLE_ONCE", None),
+            )
         diag_log = diagnostics.DiagnosticsLog(workdir)
 
         meta = {"best": None, "evals_without_improvement": 0, "stopped_early": False}
@@ -84,6 +91,10 @@ def train_and_evaluate(
             diag_log.resume(kept_until)
             if restored is not None:
                 print(f"resumed from step {start} in {workdir}", flush=True)
+            # At the first step this process trains: TensorBoard then hides the config of an attempt
+            # that was killed before saving anything past it, as it hides that attempt's scalars.
+            resolved = config.to_json_best_effort(indent=2, sort_keys=True)
+            writer.write_text("config", f"```json\n{resolved}\n```", kept_until + 1)
 
         diag_fn = h.make_diagnostics(state.params, first_batch)
         sign = 1.0 if tc.best_mode == "min" else -1.0
@@ -106,6 +117,9 @@ def train_and_evaluate(
                 batch = h.shard(next(batches))
                 state, (step_metrics, finite) = train_step(state, batch)
                 step += 1
+                if writer and step == start + 1:  # compiled and run: steps/s and the ETA start here
+                    jax.block_until_ready(step_metrics)
+                    writer.start_clock(step)
                 if tc.nonfinite == "halt" and not bool(finite):
                     last = ckpt.latest_step()
                     kept = (
@@ -168,7 +182,9 @@ def train_and_evaluate(
         if writer:
             if tc.plots:
                 metrics.plot_curves(metrics.read_jsonl(workdir / "metrics.jsonl"), workdir / "plots")
-                diagnostics.plot(diag_log.read(), workdir / "plots")
+                heatmaps = diagnostics.plot(diag_log.read(), workdir / "plots")
+                tags = {f"grad_flow/{p.stem.removeprefix('grad_flow_')}": p for p in heatmaps}
+                writer.write_images(int(state.step), tags)
             writer.close()
     finally:
         ckpt.close()

@@ -87,6 +87,28 @@ def test_numpy_and_jax_agree_and_padded_batches_add_up_to_the_whole():
     assert sums["ape_n"] == w * h * c - 1
 
 
+def test_mape_over_true_zeros_is_finite_and_the_same_on_the_float32_path():
+    """A series with zeros (yearly sunspots has 0 in 1810), z-scored to float32 as the pipeline
+    does: scaled back, a zero is a rounding error, not 0, and must be skipped, not divided by."""
+    rng = np.random.default_rng(2)
+    raw = np.round(rng.uniform(0.0, 190.0, (50, 4, 1)), 1)
+    raw[::7, 1, 0] = 0.0
+    mean, std = raw.mean(), raw.std()
+    y = ((raw - mean) / std).astype(np.float32)
+    pred = (y + 0.2 * rng.standard_normal(y.shape)).astype(np.float32)
+    zeros = raw == 0.0
+    assert np.abs(y * np.float32(std) + np.float32(mean))[zeros].max() > 1e-8  # what used to count
+    scaled = dict(scale=np.array([std]), offset=np.array([mean]), mase_scale=np.ones(1))
+    pred_orig = pred.astype(np.float64) * std + mean
+    expected = 100 * np.mean(np.abs(pred_orig - raw)[~zeros] / raw[~zeros])
+    host = metrics.evaluate(pred, y, **scaled)["mape_orig"]
+    as32 = {k: jnp.asarray(v, jnp.float32) for k, v in scaled.items()}
+    in_graph = metrics.summarize({k: float(v) for k, v in metrics.totals(jnp, pred, y, **as32).items()})
+    assert 10 < expected < 1000
+    assert host == pytest.approx(expected, rel=1e-4)
+    assert in_graph["mape_orig"] == pytest.approx(expected, rel=1e-4)
+
+
 def test_per_horizon_shapes_and_values():
     pred = np.broadcast_to(np.arange(4.0)[None, :, None], (3, 4, 2))
     got = metrics.per_horizon(pred, np.zeros((3, 4, 2)))

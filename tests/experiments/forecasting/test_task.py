@@ -245,6 +245,16 @@ def test_sunspots_smoke_preset_runs_offline_end_to_end(tmp_path):
     assert code == 0, err
     final = json.loads(out.strip().splitlines()[-1])["final"]
     assert {"mse", "mse_ar", "mse_arima", "mse_repeat_last", "rmse_orig_seasonal_naive"} <= set(final["test"])
+    # The console: the model's metrics (baselines once per split); the yearly series has zeros.
+    lines = out.strip().splitlines()[:-1]
+    assert max(len(line) for line in lines) < 200, max(lines, key=len)
+    valid = next(line for line in lines if line.startswith("[valid] step "))
+    assert " | mse=" in valid and "_repeat_last" not in valid and valid.endswith("(+28 in metrics.jsonl)")
+    (baselines,) = [line for line in lines if line.startswith("[test] baselines: ")]
+    names = [f"mse_{name}" for name in ("repeat_last", "seasonal_naive", "linear", "ar", "arima")]
+    assert baselines == "[test] baselines: " + " ".join(f"{k}={final['test'][k]:.4g}" for k in names)
+    records = metrics.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert all(0 < r["mape_orig"] < 1000 for r in records), [r["mape_orig"] for r in records]
 
 
 @pytest.mark.skipif(not ETTH1.is_file(), reason="../shared/data/ett is not here")
