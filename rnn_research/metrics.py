@@ -1,6 +1,6 @@
 """Metric output of the training harness: JSONL records, TensorBoard event files (written by
-:mod:`rnn_research.tensorboard`), console progress, and PNG plots of training curves and
-per-timestep heatmaps.
+:mod:`rnn_research.tensorboard`) and console progress; the PNG plots of training curves and
+per-timestep heatmaps are :mod:`rnn_research.plots` (re-exported here).
 
 ``metrics.jsonl`` holds one JSON object a line, ``{"step", "split", "time", **metrics}``.
 Metric values are floats; the JSON-illegal values NaN, +inf and -inf are written as the strings
@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -33,12 +32,11 @@ import numpy as np
 
 from rnn_research import io
 from rnn_research import tensorboard as tb
+from rnn_research.plots import SAME_RTOL, plot_curves, plot_heatmap  # noqa: F401  (their home before plots.py)
 
 JSONL_NAME = "metrics.jsonl"
 _RESERVED = ("step", "split", "time")
 _NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
-# plot_curves draws two metrics once when their values agree to this relative tolerance.
-SAME_RTOL = 1e-5
 
 
 def _encode(value: float) -> float | str:
@@ -254,130 +252,3 @@ class MetricWriter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _new_figure(figsize: tuple[float, float]) -> Any:
-    """A matplotlib figure on an Agg canvas, made without pyplot (no global state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
-
-
-def _same_series(a: Mapping[str, list[tuple[int, float]]], b: Mapping[str, list[tuple[int, float]]]) -> bool:
-    """Whether two metrics' ``{split: [(step, value)]}`` have the same splits, steps and values."""
-    if a.keys() != b.keys():
-        return False
-    for split in a:
-        (steps_a, values_a), (steps_b, values_b) = (zip(*sorted(s[split])) for s in (a, b))
-        if steps_a != steps_b or not np.allclose(values_a, values_b, rtol=SAME_RTOL, atol=0.0):
-            return False
-    return True
-
-
-def plot_curves(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> list[Path]:
-    """Writes ``curves_<metric>.png``, one line per split vs step, for the metrics that vary;
-    returns the paths.
-
-    Non-numeric and non-finite values are skipped; the y axis is logarithmic when all values are
-    positive and span more than two decades. Plots that would show nothing new are left out:
-
-    * a metric with one value everywhere (every split, every step; a single record too), such as
-      a constant learning rate or ``nonfinite_steps`` of a run that never skipped a step, gets no
-      plot;
-    * metrics whose series are the same in every split (same splits, same steps, values equal to
-      a relative :data:`SAME_RTOL`, float32 rounding), such as ``loss`` and ``mse`` of a model
-      trained on its MSE, share one plot, named after the first of them in ``records``
-      (``curves_loss.png``) and titled with all of them (``loss = mse``).
-    """
-    out_dir = Path(out_dir)
-    series: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for record in records:
-        for name, value in record.items():
-            if name not in _RESERVED and (v := _as_float(value)) is not None:
-                series.setdefault(name, {}).setdefault(str(record.get("split", "train")), []).append(
-                    (int(record["step"]), v)
-                )
-    groups: list[list[str]] = []
-    for name, by_split in series.items():
-        if len({v for points in by_split.values() for _, v in points}) == 1:
-            continue  # one constant: nothing to see
-        same = next((g for g in groups if _same_series(series[g[0]], by_split)), None)
-        if same is None:
-            groups.append([name])
-        else:
-            same.append(name)
-    paths = []
-    for group in groups:
-        by_split, title = series[group[0]], " = ".join(group)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fig = _new_figure((6.4, 4.0))
-        ax = fig.add_subplot()
-        splits = sorted(by_split, key=lambda s: (s != "train", s))
-        for split in splits:
-            points = sorted(by_split[split])
-            marker = "." if split != "train" or len(points) == 1 else None
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker=marker, label=split)
-        values = [v for points in by_split.values() for _, v in points]
-        if min(values) > 0 and max(values) / min(values) > 100:
-            ax.set_yscale("log")
-        ax.set(xlabel="step", ylabel=title, title=title)
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        path = out_dir / f"curves_{re.sub(r'[^A-Za-z0-9_.-]+', '_', group[0])}.png"
-        fig.savefig(path, dpi=100)
-        paths.append(path)
-    return paths
-
-
-def plot_heatmap(
-    matrix: np.ndarray,
-    steps: Sequence[int],
-    out_path: str | Path,
-    *,
-    title: str,
-    log: bool = True,
-    label: str = "value",
-) -> Path:
-    """Heatmap of ``matrix: [num_records, T]``: time step ``t`` on x, training step on y.
-
-    With ``log`` the colour is ``log10(value)`` (non-positive and non-finite cells left blank),
-    e.g. gradient norms ``||dL/dh_t||`` over training to show vanishing or exploding gradients.
-    ``steps`` (strictly increasing) are the training steps of the rows.
-    """
-    matrix = np.asarray(matrix, dtype=np.float64)
-    steps = np.asarray(steps, dtype=np.float64)
-    if matrix.ndim != 2 or matrix.shape[0] != steps.shape[0] or matrix.size == 0:
-        raise ValueError(
-            f"matrix must be [num_records, T] with one row per step, got {matrix.shape} and {len(steps)} steps"
-        )
-    if np.any(np.diff(steps) <= 0):
-        raise ValueError(f"steps must be strictly increasing, got {steps.astype(int).tolist()}")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        colour = np.where(matrix > 0, np.log10(matrix), np.nan) if log else matrix
-    colour = np.ma.masked_invalid(colour)
-    # Row edges halfway between recorded steps, so the y axis reads in training steps.
-    mids = (steps[1:] + steps[:-1]) / 2
-    first = steps[0] - (mids[0] - steps[0] if mids.size else 0.5)
-    last = steps[-1] + (steps[-1] - mids[-1] if mids.size else 0.5)
-    y_edges = np.concatenate([[first], mids, [last]])
-    x_edges = np.arange(matrix.shape[1] + 1) - 0.5
-    fig = _new_figure((7.0, 4.5))
-    ax = fig.add_subplot()
-    mesh = ax.pcolormesh(x_edges, y_edges, colour, shading="flat", cmap="viridis")
-    fig.colorbar(mesh, ax=ax, label=f"log10({label})" if log else label)
-    ax.set(xlabel="time step t", ylabel="training step", title=title)
-    fig.tight_layout()
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=100)
-    return out_path

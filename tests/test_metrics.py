@@ -356,3 +356,40 @@ def test_plot_heatmap_writes_png(tmp_path):
         metrics.plot_heatmap(matrix, [0, 10, 10, 40, 80], tmp_path / "bad.png", title="x")
     with pytest.raises(ValueError, match="num_records"):
         metrics.plot_heatmap(matrix, [0, 10], tmp_path / "bad.png", title="x")
+
+
+def test_plot_curves_draws_a_baseline_as_reference_lines_on_its_metric(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    def record(step, split, **values):
+        return {"step": step, "split": split, "time": 0.0, **values}
+
+    records = []
+    for step in (10, 20, 30):
+        records.append(record(step, "train", mse=1.0 / step))
+        for split, level in (("valid", 0.5), ("test", 0.7)):  # a baseline: one value per split
+            records.append(
+                record(step, split, mse=2.0 / step, mae=3.0 / step, mae_orig=4.0 / step,
+                       mse_repeat_last=level, mae_orig_ar=level / 2, mse_model_b=step / 100)
+            )  # fmt: skip
+    records.append(record(30, "best_valid", mse=0.1, mse_repeat_last=0.5))  # one record: no line
+    legends = {}
+    original = matplotlib.figure.Figure.savefig
+
+    def spy(fig, path, **kwargs):
+        legends[Path(path).name] = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+        return original(fig, path, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    paths = metrics.plot_curves(records, tmp_path / "plots")
+    # mse_model_b varies: a plot of its own; the two baselines are lines on mse and on mae_orig
+    # (the longest plotted prefix), not plots of their own.
+    names = [p.name for p in paths]
+    assert names == ["curves_mse.png", "curves_mae.png", "curves_mae_orig.png", "curves_mse_model_b.png"]
+    assert legends["curves_mse.png"] == [
+        "train", "best_valid", "test", "valid", "repeat_last (valid)", "repeat_last (test)"
+    ]  # fmt: skip
+    assert legends["curves_mae_orig.png"] == ["test", "valid", "ar (valid)", "ar (test)"]
+    assert legends["curves_mae.png"] == ["test", "valid"]
+    for path in paths:
+        _assert_png(path)
