@@ -22,6 +22,32 @@ def config_argument(argv: list[str]) -> str | None:
     return None
 
 
+def resolve_preset(argv: list[str]) -> list[str]:
+    """``argv`` with a ``--config=configs/...`` path that is not there relative to the working
+    directory but is in the installed ``configs`` package made absolute, so the launcher runs from
+    anywhere (``configs/`` is installed beside ``experiments/``); other arguments unchanged."""
+    value = config_argument(argv)
+    if value is None:
+        return argv
+    path, sep, variant = value.partition(":")
+    import experiments
+
+    installed = experiments.CONFIGS.parent / path
+    if Path(path).exists() or Path(path).is_absolute() or not installed.is_file():
+        return argv
+    resolved = f"{installed}{sep}{variant}"
+    out, i = list(argv), 0
+    while i < len(out):
+        if out[i].startswith("--config="):
+            out[i] = f"--config={resolved}"
+            break
+        if out[i] == "--config" and i + 1 < len(out):
+            out[i + 1] = resolved
+            break
+        i += 1
+    return out
+
+
 def missing_preset(argv: list[str]) -> str | None:
     """One line for a ``--config`` whose file does not exist (ml_collections would fail later,
     with a traceback), or None."""
@@ -54,7 +80,7 @@ def variant_hint(config_value: str | None, reason: str) -> str:
     path, variant = config_value.split(":", 1)
     try:
         known = experiments.variants(path)
-    except ImportError:  # a preset outside configs/: its message lists the variants
+    except (ImportError, TypeError):  # a preset outside configs/: its message lists the variants
         return ""
     close = close_matches(variant, known, n=1)
     return f"; did you mean {path}:{close[0]}?" if close else ""

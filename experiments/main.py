@@ -7,7 +7,7 @@ presets (``configs/<task>/``) and their variants.
 
 Overrides: ``--config.optim.learning_rate=3e-3``. ``--mode=train`` trains (resuming when DIR
 holds a checkpoint) and evaluates the best checkpoint; ``--mode=eval`` evaluates the best (or
-else the latest) checkpoint in DIR; experiments add modes (``lm``: ``--mode=sample``). ``--multihost`` (or ``RNN_RESEARCH_MULTIHOST=1``) calls
+else the latest) checkpoint in DIR; experiments add modes (``--help`` lists them). ``--multihost`` (or ``RNN_RESEARCH_MULTIHOST=1``) calls
 ``jax.distributed.initialize`` first, as on a TPU VM pod (elsewhere also pass
 ``--coordinator_address=host:port --num_processes=N --process_id=i``). Errors are one line.
 """
@@ -69,6 +69,8 @@ def parse_flags(argv: list[str]) -> list[str]:
     if any(arg in usage.HELP_ARGS for arg in argv[1:]):
         print(usage.help_text())
         sys.exit(0)
+    given = argv[1:]  # as typed, for the messages
+    argv = [argv[0], *launch_checks.resolve_preset(given)]  # configs/... from any directory
     missing = launch_checks.missing_preset(argv[1:])
     if missing:
         print(f"error: {missing}", file=sys.stderr)
@@ -79,8 +81,8 @@ def parse_flags(argv: list[str]) -> list[str]:
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         reason = launch_checks.config_parse_reason(str(e)) if "Error whilst parsing config file" in str(e) else None
         if reason:  # the preset's own message, not ml_collections' traceback around it
-            text = f"--config={launch_checks.config_argument(argv[1:])}: {reason}"
-            text += launch_checks.variant_hint(launch_checks.config_argument(argv[1:]), reason)
+            text = f"--config={launch_checks.config_argument(given)}: {reason}"
+            text += launch_checks.variant_hint(launch_checks.config_argument(given), reason)
         if isinstance(e, (AttributeError, KeyError)):
             text = launch_checks.unknown_key(e, argv[1:])
         print(f"error: {text}", file=sys.stderr)

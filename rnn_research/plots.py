@@ -45,6 +45,13 @@ def _same_series(a: Mapping[str, list[tuple[int, float]]], b: Mapping[str, list[
     return True
 
 
+def _flat(by_split: Mapping[str, list[tuple[int, float]]]) -> bool:
+    """Whether a metric holds one value in each split that has two or more records (and some
+    split has): a flat line per split, such as the number of examples of each set."""
+    repeated = [points for points in by_split.values() if len(points) >= 2]
+    return bool(repeated) and all(len({v for _, v in points}) == 1 for points in repeated)
+
+
 def _references(
     series: Mapping[str, Mapping[str, list[tuple[int, float]]]], groups: list[list[str]]
 ) -> dict[str, list[tuple[str, str, dict[str, float]]]]:
@@ -79,6 +86,8 @@ def plot_curves(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> li
       a relative :data:`SAME_RTOL`, float32 rounding), such as ``loss`` and ``mse`` of a model
       trained on its MSE, share one plot, named after the first of them in ``records``
       (``curves_loss.png``) and titled with all of them (``loss = mse``);
+    * a metric that holds one value in each split with two or more records (the size of each
+      data set) gets no plot either, except as a reference line:
     * a metric ``<m>_<name>`` that holds one value in each split with two or more records while
       ``<m>`` is plotted (a baseline computed once, reported at every evaluation: forecasting's
       ``mse_repeat_last``) is drawn on ``<m>``'s plot as a dashed horizontal line per such split,
@@ -95,8 +104,8 @@ def plot_curves(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> li
                 )
     groups: list[list[str]] = []
     for name, by_split in series.items():
-        if len({v for points in by_split.values() for _, v in points}) == 1:
-            continue  # one constant: nothing to see
+        if len({v for points in by_split.values() for _, v in points}) == 1 or _flat(by_split):
+            continue  # one constant, or one per split: nothing to see (or a reference line below)
         same = next((g for g in groups if _same_series(series[g[0]], by_split)), None)
         if same is None:
             groups.append([name])

@@ -70,3 +70,27 @@ def test_ctrl_c_during_imports_or_set_up_is_one_line_and_ends_by_the_signal(tmp_
     assert err.splitlines()[-1].startswith("stopped by SIGINT") and err.count("\n") <= 2, err
     if err.count("\n") == 1:
         assert err.startswith("stopped by SIGINT outside a training step: no file is half-written"), err
+
+
+def test_presets_resolve_from_any_directory(tmp_path, monkeypatch):
+    """``configs/...`` names the installed presets when the working directory has no such file."""
+    import os
+    import subprocess
+    import sys
+
+    from experiments import launch_checks
+
+    monkeypatch.chdir(tmp_path)
+    resolved = launch_checks.resolve_preset(["--config", "configs/synthetic/adding.py:smoke", "--x=1"])
+    assert resolved[1] == f"{experiments.CONFIGS / 'synthetic' / 'adding.py'}:smoke" and resolved[2] == "--x=1"
+    assert launch_checks.resolve_preset(["--config=configs/nosuch.py"]) == ["--config=configs/nosuch.py"]
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    command = [sys.executable, "-m", "experiments.main", "--config=configs/synthetic/adding.py:smok", "--print_config"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("error: --config=configs/synthetic/adding.py:smok: unknown variant 'smok'")
+    assert done.stderr.rstrip().endswith("did you mean configs/synthetic/adding.py:smoke?")
+    command[3] = "--config=configs/synthetic/adding.py:smoke"
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=HANG)
+    assert done.returncode == 0 and json.loads(done.stdout)["experiment"] == "synthetic", done.stderr
+    assert list(tmp_path.iterdir()) == []

@@ -366,10 +366,10 @@ def test_plot_curves_draws_a_baseline_as_reference_lines_on_its_metric(tmp_path,
 
     records = []
     for step in (10, 20, 30):
-        records.append(record(step, "train", mse=1.0 / step))
+        records.append(record(step, "train", mse=1.0 / step, examples=96.0))  # flat per split: no plot
         for split, level in (("valid", 0.5), ("test", 0.7)):  # a baseline: one value per split
             records.append(
-                record(step, split, mse=2.0 / step, mae=3.0 / step, mae_orig=4.0 / step,
+                record(step, split, mse=2.0 / step, mae=3.0 / step, mae_orig=4.0 / step, examples=100.0,
                        mse_repeat_last=level, mae_orig_ar=level / 2, mse_model_b=step / 100)
             )  # fmt: skip
     records.append(record(30, "best_valid", mse=0.1, mse_repeat_last=0.5))  # one record: no line
