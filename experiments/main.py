@@ -53,7 +53,7 @@ _CONFIG = config_flags.DEFINE_config_file("config", None, "Preset file, e.g. con
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics and plots.")
 _LIST = flags.DEFINE_bool("list", False, "Print the experiments, their modes, presets and variants, and exit.")
 _PRINT_CONFIG = flags.DEFINE_bool(
-    "print_config", False, "Print the config --config and the overrides resolve to, checked, and exit; writes nothing."
+    "print_config", False, "Print the config --config and the overrides resolve to, and exit; writes nothing."
 )
 _MODE = flags.DEFINE_string("mode", "train", "train | eval | a mode the experiment adds (--list shows them).")
 _MULTIHOST = flags.DEFINE_bool("multihost", None, "Call jax.distributed.initialize (default: $RNN_RESEARCH_MULTIHOST).")
@@ -97,8 +97,9 @@ def usage_error(message: str, code: int = 2) -> None:
 
 def print_config(config) -> None:
     """``--print_config``: the resolved config as the JSON a run writes to ``DIR/config.json``,
-    after the same checks a run makes first (a misspelt hook, a value out of range: one line, exit
-    1); needs no workdir and writes nothing."""
+    after the checks that need no model (a misspelt hook, a value out of range: one line, exit 1;
+    a cell name and ``train.best_metric`` are checked when a run builds its model); needs no
+    workdir and writes nothing."""
     try:
         experiment = experiments.get(config.experiment)
         check_hooks(experiment)

@@ -19,7 +19,7 @@ USAGE = """\
 usage: python -m experiments.main --config=configs/<experiment>/<preset>.py[:<variant>] --workdir=DIR
                                   [--mode=MODE] [--config.<key>=<value> ...]
        python -m experiments.main --list                        experiments, presets, variants, modes
-       python -m experiments.main --config=... --print_config   the resolved config, checked; runs nothing
+       python -m experiments.main --config=... --print_config   the resolved config; runs nothing
 
 Trains (resuming when DIR holds a checkpoint), evaluates and runs the extra modes of every
 experiment through one harness. Any key of the config can be overridden, e.g.
@@ -66,7 +66,8 @@ def help_text() -> str:
         *flag_lines(),
         "  --helpfull            every absl flag of every imported module (JAX's too)",
         "",
-        "experiments (--config=PRESET[:VARIANT]; modes are --mode values; a preset's `smoke` variant runs in seconds):",
+        "experiments (--config=PRESET[:VARIANT]; modes are --mode values; `smoke` variants run in seconds, "
+        "given --config.data.path where the preset reads a public data set):",
         experiments.listing(),
     ]
     return "\n".join(parts)

@@ -60,11 +60,9 @@ def _references(
     plotted = {name: group[0] for group in groups for name in group}
     out: dict[str, list[tuple[str, str, dict[str, float]]]] = {}
     for name, by_split in series.items():
-        if name in plotted and plotted[name] != name:
-            continue  # drawn as part of another group already
-        levels = {split: points[0][1] for split, points in by_split.items() if len(points) >= 2}
-        if not levels or any(len({v for _, v in by_split[s]}) != 1 for s in levels):
+        if not _flat(by_split):
             continue
+        levels = {split: points[0][1] for split, points in by_split.items() if len(points) >= 2}
         bases = [m for m in plotted if name.startswith(m + "_") and m != name]
         if bases:
             base = max(bases, key=len)
@@ -87,9 +85,7 @@ def plot_curves(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> li
       trained on its MSE, share one plot, named after the first of them in ``records``
       (``curves_loss.png``) and titled with all of them (``loss = mse``);
     * a metric that holds one value in each split with two or more records (the size of each
-      data set) gets no plot either, except as a reference line:
-    * a metric ``<m>_<name>`` that holds one value in each split with two or more records while
-      ``<m>`` is plotted (a baseline computed once, reported at every evaluation: forecasting's
+      data set) gets no plot either; if it is named ``<m>_<name>`` and ``<m>`` is plotted (a baseline computed once, reported at every evaluation: forecasting's
       ``mse_repeat_last``) is drawn on ``<m>``'s plot as a dashed horizontal line per such split,
       labelled ``<name> (<split>)``, not as a plot of its own. The longest plotted ``<m>`` wins
       (``mae_orig_ar`` goes on ``mae_orig``'s plot).
@@ -111,9 +107,7 @@ def plot_curves(records: Sequence[Mapping[str, Any]], out_dir: str | Path) -> li
             groups.append([name])
         else:
             same.append(name)
-    references = _references(series, groups)
-    skipped = {name for refs in references.values() for name, _, _ in refs}
-    groups = [g for g in groups if g[0] not in skipped]
+    references = _references(series, groups)  # flat metrics: never in groups
     paths = []
     for group in groups:
         by_split, title = series[group[0]], " = ".join(group)
