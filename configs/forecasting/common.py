@@ -11,6 +11,7 @@ def get_config():
     config.data.source = "csv"  # csv | statsmodels
     config.data.path = ""  # csv: the file (e.g. ETTh1.csv)
     config.data.dataset = "sunspots"  # statsmodels: sunspots | co2 | nile
+    config.data.header = True  # csv: False reads numbers only, no header or dates (LSTNet's files; split ratio)
     config.data.date_column = "date"
     config.data.target = "OT"  # statsmodels: "" is the dataset's value column
     config.data.features = "S"  # S (target only) | M (all columns -> all) | MS (all columns -> target)
@@ -38,9 +39,15 @@ def get_config():
     config.model.cell = "lstm"
     config.model.hidden_size = 64
     config.model.num_layers = 1
-    config.model.decoder = "direct"  # direct | autoregressive
+    config.model.decoder = "direct"  # direct | autoregressive | segment (SegRNN)
+    config.model.segment_length = 24  # segment: steps per segment (a divisor of data.lookback)
+    config.model.segment_decoder = "parallel"  # segment: parallel (every horizon segment at once) | recurrent
+    config.model.channel_embedding = True  # segment, parallel, channel-independent: a learned vector per channel
     config.model.relative = True  # forecast the change from the last observed values (NLinear)
-    config.model.channel_independent = False  # direct: each channel alone, shared weights (DLinear, PatchTST)
+    config.model.revin = False  # reversible instance normalisation per window (RevIN); excludes model.relative
+    config.model.revin_affine = False  # RevIN with a learned weight and bias per channel
+    config.model.channel_independent = False  # each target channel alone, shared weights (DLinear, PatchTST)
+    config.model.head_dropout = 0.0  # dropout on what the output layer reads
     config.model.gaussian = False  # a mean and a sigma per step, Gaussian NLL
     config.model.teacher_forcing = 0.5  # autoregressive: P(feed the true previous value) in training
 

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 import pandas as pd
 
-from experiments.forecasting.series import DAY, Series, median_spacing
+from experiments.forecasting.series import DAY, Series, dated, median_spacing
 
 if TYPE_CHECKING:
     import ml_collections
@@ -61,6 +61,11 @@ def _date(value: str, key: str) -> np.datetime64:
 def split_borders(series: Series, data: ml_collections.ConfigDict) -> dict[str, tuple[int, int]]:
     """Half-open row ranges ``{"train": (0, a), "valid": (a, b), "test": (b, c)}`` for ``data.split``."""
     n = len(series.values)
+    if data.split in ("ett", "dates") and not dated(series.dates):
+        raise ValueError(
+            f"data.split={data.split!r} needs dates, and a file read with data.header=False has none; "
+            "use data.split='ratio' (e.g. data.split_ratios='0.6,0.2,0.2')"
+        )
     if data.split == "ett":
         spacing = median_spacing(series.dates)
         if spacing is None or spacing <= 0 or DAY % spacing:

@@ -19,7 +19,8 @@ import numpy as np
 
 from experiments.forecasting import metrics
 from experiments.forecasting import plots as forecasting_plots
-from experiments.forecasting.model import TRAINING_ONLY, make_model
+from experiments.forecasting import series as fseries
+from experiments.forecasting.model import ADDED_FIELDS, TRAINING_ONLY, make_model
 from experiments.forecasting.pipeline import make_data
 from rnn_research import checkpoint, io
 from rnn_research.configured import check_data_config, check_model_config
@@ -44,7 +45,7 @@ SCALER_FIELDS = (
 
 def _restore(config: ml_collections.ConfigDict, workdir: Path) -> tuple[Any, Any, Any, int]:
     """The run's data (rebuilt from the config), its model and the best checkpoint's parameters."""
-    check_model_config(config, workdir, TRAINING_ONLY)
+    check_model_config(config, workdir, TRAINING_ONLY, ADDED_FIELDS)
     check_data_config(config, workdir, SCALER_FIELDS, "the scaler and windows are rebuilt from the run's data")
     train_batches, _, info = make_data(config)
     params, step = checkpoint.restore_params(workdir / "checkpoints")
@@ -86,7 +87,7 @@ def _write_csv(path: Path, header: list[str], rows: Any) -> None:
 
 
 def _date(value: Any) -> str:
-    return str(np.datetime_as_string(value, unit="s")).replace("T", " ")
+    return fseries.stamp(value)
 
 
 def predict(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, Any]:

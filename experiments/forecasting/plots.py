@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments.forecasting.series import stamp
 from rnn_research import io
 
 
@@ -64,7 +65,7 @@ def forecasts(
         if sigma is not None:
             lo, hi = inverse(mean[w, :, 0] - z * sigma[w, :, 0]), inverse(mean[w, :, 0] + z * sigma[w, :, 0])
             ax.fill_between(steps, lo, hi, color="tab:blue", alpha=0.2, label=f"±{z:g}σ")
-        origin = str(np.datetime_as_string(p.series.dates[t], unit="s")).replace("T", " ")
+        origin = stamp(p.series.dates[t])
         ax.set(xlabel="steps from the origin", ylabel=name, title=f"{split}: forecast from {origin}")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

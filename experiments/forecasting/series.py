@@ -9,6 +9,11 @@
   and dropped; sub-second parts are dropped) and must strictly increase. Value cells are numbers;
   ``""``, ``nan``, ``NaN`` are missing (any other text, and an infinite number, is an error). Blank
   lines are skipped. Only the selected columns are parsed, so other columns may hold text.
+  With ``data.header=False`` the file is numbers only, as in LSTNet's multivariate benchmarks
+  (``electricity.txt``, ``exchange_rate.txt``...: comma-separated, one row per time step, no
+  header and no dates): the columns are named by their 0-based index (``data.target="0"``,
+  ``data.columns="0,3"``), lines are numbered from 1, ``Series.dates`` holds row numbers, and
+  the split must be ``ratio`` (LSTNet's 60/20/20: ``data.split_ratios="0.6,0.2,0.2"``).
 * ``statsmodels``: a series that statsmodels ships (``data.dataset``): ``sunspots`` (yearly
   1700-2008, ``SUNACTIVITY``), ``nile`` (yearly 1871-1970, ``volume``) and ``co2`` (weekly
   1958-2001, ``co2``, 59 missing weeks: it needs ``data.fill="ffill"``). Dates are January 1 of the
@@ -38,7 +43,7 @@ from __future__ import annotations
 import importlib
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -132,7 +137,21 @@ def median_spacing(dates: np.ndarray) -> int | None:
     return int(np.median(np.diff(dates).astype(np.int64)))
 
 
+def dated(dates: np.ndarray) -> bool:
+    """Whether a series has dates (``datetime64``) rather than row numbers (a headerless file)."""
+    return np.issubdtype(np.asarray(dates).dtype, np.datetime64)
+
+
+def stamp(value: Any) -> str:
+    """A date as ``YYYY-MM-DD hh:mm:ss``, or ``row N`` for a series without dates."""
+    if isinstance(value, (int, np.integer)):
+        return f"row {int(value)}"
+    return str(np.datetime_as_string(value, unit="s")).replace("T", " ")
+
+
 def _frequency(dates: np.ndarray) -> str:
+    if not dated(dates):
+        return "no dates (rows numbered)"
     seconds = median_spacing(dates)
     if seconds is None:
         return "a single date"
@@ -186,6 +205,20 @@ def _shown(cell: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
+def _parse_dates(cells: np.ndarray, date: str, where: Callable[[int], str]) -> np.ndarray:
+    """The date column's cells as ``datetime64[s]`` (UTC, offset dropped), checked to strictly increase."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": parsed one by one
+        parsed = pd.to_datetime(pd.Series(cells, dtype=object).str.strip(), errors="coerce", utc=True)
+    dates = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
+    bad = np.flatnonzero(np.isnat(dates))
+    if len(bad):
+        i = int(bad[0])
+        raise ValueError(f"data.date_column: {where(i)}: column {date!r}: {_shown(cells[i])} is not a date")
+    _check_increasing(dates, where)
+    return dates
+
+
 def _load_csv(data: ml_collections.ConfigDict) -> Series:
     if not data.path:
         raise ValueError("data.path is required with data.source='csv'")
@@ -198,35 +231,39 @@ def _load_csv(data: ml_collections.ConfigDict) -> Series:
         detail = " ".join(str(e).split())
         raise ValueError(f"data.path: {path}: cannot read as CSV: {detail}") from None
     table = frame.to_numpy(dtype=object)
-    header = [str(h).strip() for h in table[0]]
-    repeated = sorted({h for h in header if h and header.count(h) > 1})
-    if repeated:
-        raise ValueError(f"data.path: {path}: the header repeats column(s) {repeated} (header: {', '.join(header)})")
-    lines = np.arange(2, len(table) + 1)  # the header is line 1
-    body = table[1:]
+    headed = bool(data.get("header", True))
+    if headed:
+        header = [str(h).strip() for h in table[0]]
+        repeated = sorted({h for h in header if h and header.count(h) > 1})
+        if repeated:
+            raise ValueError(
+                f"data.path: {path}: the header repeats column(s) {repeated} (header: {', '.join(header)})"
+            )
+        lines = np.arange(2, len(table) + 1)  # the header is line 1
+        body = table[1:]
+    else:  # LSTNet's layout: numbers only, columns named by their 0-based index
+        header = [str(j) for j in range(table.shape[1])]
+        lines = np.arange(1, len(table) + 1)
+        body = table
     keep = ~(body == "").all(axis=1)  # blank lines
     body, lines = body[keep], lines[keep]
     if not len(body):
-        raise ValueError(f"data.path: {path} has a header but no data rows")
+        raise ValueError(
+            f"data.path: {path} has a header but no data rows" if headed else f"data.path: {path} is empty"
+        )
 
     def where(i: int) -> str:
         return f"{path}:{lines[i]}"
 
-    date = str(data.date_column).strip() or "date"
-    if date not in header:
-        raise ValueError(f"data.date_column: {path} has no column {date!r} (header: {', '.join(header)})")
-    columns, targets = _select(data, header, date, str(path))
-
-    cells = body[:, header.index(date)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": parsed one by one
-        parsed = pd.to_datetime(pd.Series(cells, dtype=object).str.strip(), errors="coerce", utc=True)
-    dates = parsed.dt.tz_convert(None).to_numpy().astype("datetime64[s]")
-    bad = np.flatnonzero(np.isnat(dates))
-    if len(bad):
-        i = int(bad[0])
-        raise ValueError(f"data.date_column: {where(i)}: column {date!r}: {_shown(cells[i])} is not a date")
-    _check_increasing(dates, where)
+    if headed:
+        date = str(data.date_column).strip() or "date"
+        if date not in header:
+            raise ValueError(f"data.date_column: {path} has no column {date!r} (header: {', '.join(header)})")
+        columns, targets = _select(data, header, date, str(path))
+        dates = _parse_dates(body[:, header.index(date)], date, where)
+    else:
+        columns, targets = _select(data, header, None, f"{path} (no header: columns 0 to {len(header) - 1})")
+        dates = np.arange(len(body), dtype=np.int64)  # row numbers: the file has no dates
 
     values = np.empty((len(body), len(columns)), np.float64)
     for j, column in enumerate(columns):

@@ -1,26 +1,37 @@
 """Time-series forecasting on the shared harness: RNN forecasters, baselines in the same run, plots.
 
 Data (``series.py`` reads, ``data.py`` splits and windows): a CSV with a date column (the ETT
-layout) or a series statsmodels ships; Informer's modes ``S`` / ``M`` / ``MS`` (``data.features``);
+layout), a headerless file of numbers (LSTNet's layout, ``data.header=False``) or a series
+statsmodels ships; Informer's modes ``S`` / ``M`` / ``MS`` (``data.features``);
 the ETT split (12/4/4 months) or chronological ratios or dates; per-column z-scores fitted on train only.
 A window at origin ``t`` reads the lookback ``x = rows [t - L, t)`` of the input channels and
 forecasts ``y = rows [t, t + H)`` of the target channels; targets never leave their split, and
 with ``data.context="previous"`` (Informer's borders, the default for ETT) the lookback of the
 first valid/test windows comes from the end of the split before.
 
-Models (``model.decoder``, ``model.gaussian``):
+Models (``model.decoder``, ``model.gaussian``; ``model.py``):
 
 * ``direct``: an RNN encoder reads ``x``; its final state (forward at ``t - 1`` and, when
   bidirectional, backward at ``t - L``) feeds a linear head that emits all ``H`` steps at once.
 * ``autoregressive``: an encoder-decoder; the decoder (same cell, same depth, started from the
   encoder's final states) rolls the horizon out one step at a time, reading the previous target
   value: in training the true one with probability ``model.teacher_forcing``, else its own forecast.
+* ``segment`` (SegRNN, Lin et al. 2023): the lookback is cut into segments of
+  ``model.segment_length`` steps (a divisor of ``data.lookback``), each embedded by a linear
+  layer and a ReLU into the encoder's width; the encoder runs over segments, not points. With
+  ``model.segment_decoder=parallel`` every horizon segment is one step of the encoder's own cells
+  from its final state, reading a learned position embedding (and, channel-independent, a learned
+  channel embedding, ``model.channel_embedding``): all segments at once, no error fed back;
+  ``recurrent`` feeds each forecast segment back through the segment embedding.
 * ``model.relative``: the lookback is shifted by its last row and the forecast is the change from
   the last observed target values (the normalisation of Zeng et al.'s NLinear), which keeps a
-  model trained on one level of the series from drifting on another.
-* ``model.channel_independent`` (direct decoder): every input channel is read as its own
-  univariate series by the same encoder and head (weights shared across channels, as in DLinear
-  and PatchTST), and the target channels' forecasts are kept.
+  model trained on one level of the series from drifting on another. ``model.revin``: reversible
+  instance normalisation (Kim et al. 2022) instead: each window's channels are z-scored by their
+  own mean and standard deviation (``model.revin_affine``: then a learned weight and bias per
+  channel) and the forecast is mapped back (``normalize.py``). Both act on top of the train z-scores.
+* ``model.channel_independent`` (every decoder): each target channel is read as its own
+  univariate series by the same weights (DLinear, PatchTST, SegRNN); with ``M`` every channel.
+* ``model.head_dropout``: dropout on what the output layer reads (SegRNN uses 0.5).
 * ``model.gaussian``: each step gives a mean and ``sigma = softplus(s) + 1e-3``; the loss is the
   Gaussian negative log-likelihood and evaluation reports the coverage of ``mean +- z * sigma``
   (``forecast.interval_z``, 1.96 for 95%). Otherwise the loss is the MSE.
@@ -51,7 +62,14 @@ import ml_collections
 
 from experiments.forecasting import metrics
 from experiments.forecasting.data import SPLITS
-from experiments.forecasting.model import DECODERS, TRAINING_ONLY, Forecaster, make_model  # noqa: F401
+from experiments.forecasting.model import (  # noqa: F401
+    ADDED_FIELDS,
+    DECODERS,
+    SEGMENT_DECODERS,
+    TRAINING_ONLY,
+    Forecaster,
+    make_model,
+)
 from experiments.forecasting.modes import anomalies, predict
 from experiments.forecasting.pipeline import Prepared, make_data  # noqa: F401
 from experiments.forecasting.series import FEATURES, FILLS, SOURCES
@@ -62,6 +80,7 @@ CONFIG_RULES = {  # checked with the generic fields before a run writes anything
     "data.source": v.one_of(*SOURCES),
     "data.features": v.one_of(*FEATURES),
     "data.fill": v.one_of(*FILLS),
+    "data.header": v.boolean(),
     "data.split": v.one_of(*SPLITS),
     "data.lookback": v.int_at_least(1),
     "data.horizon": v.int_at_least(1),
@@ -75,7 +94,13 @@ CONFIG_RULES = {  # checked with the generic fields before a run writes anything
     "forecast.interval_z": v.at_least(0, strict=True),
     "forecast.anomaly_threshold": v.at_least(0, strict=True),
     "model.decoder": v.one_of(*DECODERS),
+    "model.segment_length": v.int_at_least(1),
+    "model.segment_decoder": v.one_of(*SEGMENT_DECODERS),
+    "model.channel_embedding": v.boolean(),
     "model.relative": v.boolean(),
+    "model.revin": v.boolean(),
+    "model.revin_affine": v.boolean(),
+    "model.head_dropout": v.fraction(),
     "model.channel_independent": v.boolean(),
     "model.gaussian": v.boolean(),
     "model.teacher_forcing": v.fraction(high_closed=True),
