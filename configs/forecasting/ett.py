@@ -20,7 +20,7 @@ Published rows (docs/experiments/forecasting.md): univariate OT at horizon 24 on
 0.098, ARIMA 0.108, LSTMa 0.114; multivariate at lookback 96, horizons 96/192/336/720: ETTh1
 SegRNN 0.368/0.408/0.444/0.446, DLinear 0.386/0.437/0.481/0.519; ETTm1 SegRNN
 0.330/0.369/0.399/0.454, DLinear 0.345/0.380/0.413/0.474. ``python -m
-experiments.forecasting.long_horizon`` runs that benchmark. ``smoke``: seconds on whatever file
+benchmarks.long_horizon`` runs that benchmark. ``smoke``: seconds on whatever file
 ``data.path`` names.
 """
 
