@@ -11,11 +11,12 @@ variants), one after the other, each logged to ``<root>/<name>.log``. The split 
 windows are those of the papers (Informer's borders, z-scores fitted on train, every test
 window, none dropped); the checkpoint is the one with the best valid MSE, and its test MSE and
 MAE are reported. A run whose workdir holds ``wall_time.json`` finished earlier and is read, not
-retrained; an interrupted one resumes from its checkpoint.
+retrained (refused, in one line, if it ran with other flags); an interrupted one resumes from
+its checkpoint, and its wall time is that of the resumed part, marked "(resumed)".
 
 Published rows (MSE / MAE on the normalised scale, lookback 96): SegRNN from its README's
-lookback-96 table (Lin et al. 2023; MSE only), DLinear and iTransformer from iTransformer's
-table (Liu et al. 2024).
+lookback-96 table (Lin et al. 2023), DLinear and iTransformer from iTransformer's table (Liu et
+al. 2024). "ours <= DLinear" compares MSE.
 """
 
 from __future__ import annotations
@@ -39,26 +40,29 @@ ROOT = Path(__file__).resolve().parents[1]
 FILES = {"etth1": "ETTh1.csv", "ettm1": "ETTm1.csv"}
 HORIZONS = (96, 192, 336, 720)
 # dataset -> model -> {horizon: (mse, mae or None)}
-PUBLISHED: dict[str, dict[str, dict[int, tuple[float, float | None]]]] = {
+PUBLISHED: dict[str, dict[str, dict[int, tuple[float, float]]]] = {
     "etth1": {
-        "SegRNN": {96: (0.368, None), 192: (0.408, None), 336: (0.444, None), 720: (0.446, None)},
+        "SegRNN": {96: (0.368, 0.395), 192: (0.408, 0.419), 336: (0.444, 0.440), 720: (0.446, 0.457)},
         "DLinear": {96: (0.386, 0.400), 192: (0.437, 0.432), 336: (0.481, 0.459), 720: (0.519, 0.516)},
         "iTransformer": {96: (0.386, 0.405), 192: (0.441, 0.436), 336: (0.487, 0.458), 720: (0.503, 0.491)},
     },
     "ettm1": {
-        "SegRNN": {96: (0.330, None), 192: (0.369, None), 336: (0.399, None), 720: (0.454, None)},
+        "SegRNN": {96: (0.330, 0.369), 192: (0.369, 0.392), 336: (0.399, 0.412), 720: (0.454, 0.443)},
         "DLinear": {96: (0.345, 0.372), 192: (0.380, 0.389), 336: (0.413, 0.413), 720: (0.474, 0.453)},
         "iTransformer": {96: (0.334, 0.368), 192: (0.377, 0.391), 336: (0.426, 0.420), 720: (0.491, 0.459)},
     },
 }
 
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "Folder holding ETTh1.csv and ETTm1.csv.", required=True)
-_ROOT = flags.DEFINE_string("root", "runs/long_horizon", "Folder holding one workdir per run.")
-_DATASETS = flags.DEFINE_list("datasets", list(FILES), "Which of etth1, ettm1.")
-_HORIZONS = flags.DEFINE_list("horizons", [str(h) for h in HORIZONS], "Which of 96, 192, 336, 720.")
-_MODEL = flags.DEFINE_enum("model", "segrnn", ["segrnn", "lstm"], "The preset's model (variant suffix).")
-_OVERRIDE = flags.DEFINE_multi_string("override", [], "Launcher flags every run gets, e.g. --override=--config.seed=1.")
-_TABLE = flags.DEFINE_string("table", None, "Also write the markdown table here.")
+
+def define_flags() -> None:
+    """The command's flags, defined when it runs (not on import: benchmarks.sweep has a --root too)."""
+    flags.DEFINE_string("data_dir", None, "Folder holding ETTh1.csv and ETTm1.csv.", required=True)
+    flags.DEFINE_string("root", "runs/long_horizon", "Folder holding one workdir per run.")
+    flags.DEFINE_list("datasets", list(FILES), "Which of etth1, ettm1.")
+    flags.DEFINE_list("horizons", [str(h) for h in HORIZONS], "Which of 96, 192, 336, 720.")
+    flags.DEFINE_enum("model", "segrnn", ["segrnn", "lstm"], "The preset's model (variant suffix).")
+    flags.DEFINE_multi_string("override", [], "Launcher flags every run gets, e.g. --override=--config.seed=1.")
+    flags.DEFINE_string("table", None, "Also write the markdown table here.")
 
 
 def runs(datasets: Sequence[str], horizons: Sequence[int], model: str) -> list[tuple[str, str, int, str]]:
@@ -93,16 +97,23 @@ def accelerator() -> str:
     return hardware() if platform == "cpu" else f"{kind} ({hardware()})"
 
 
-def run_one(cmd: list[str], workdir: Path, log_path: Path, device: str) -> dict[str, Any]:
-    """Runs one launcher command (output to ``log_path``); ``{"seconds", "status", ...}``."""
+def _settings(args: Sequence[str]) -> list[str]:
+    """A run's flags less where it runs and reads from (``--workdir``, ``--config.data.path``)."""
+    return [a for a in args if not a.startswith(("--workdir=", "--config.data.path="))]
+
+
+def run_one(cmd: list[str], workdir: Path, log_path: Path, device: str, resumed: bool = False) -> dict[str, Any]:
+    """Runs one launcher command (output appended to ``log_path``); ``{"seconds", "status", ...}``.
+    A run resumed from a checkpoint counts only its own seconds (``"resumed"`` says so)."""
     began = time.perf_counter()
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "a", encoding="utf-8") as log:
         code = subprocess.call(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     record = {
         "seconds": time.perf_counter() - began,
         "status": "done" if code == 0 else f"failed (exit {code})",
         "command": shlex.join(cmd[1:]),
         "hardware": device,
+        "resumed": resumed,
     }
     if code == 0:
         io.atomic_write_json(workdir / "wall_time.json", record)
@@ -139,7 +150,7 @@ def _f(value: float | None) -> str:
 def table(entries: list[tuple[str, str, int, dict | None, dict]]) -> str:
     """One markdown table: per run, ours and the in-run linear model beside the published rows."""
     head = (
-        "| data | horizon | ours MSE | ours MAE | linear (in run) MSE / MAE | SegRNN MSE | DLinear MSE / MAE "
+        "| data | horizon | ours MSE | ours MAE | linear (in run) MSE / MAE | SegRNN MSE / MAE | DLinear MSE / MAE "
         "| iTransformer MSE / MAE | ours <= DLinear | best step | wall |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
@@ -157,7 +168,15 @@ def table(entries: list[tuple[str, str, int, dict | None, dict]]) -> str:
             beat = "yes" if res["mse"] <= dl[0] else "no"
             ours += [beat, f"{res['step']} of {res['last_step']}"]
         wall = f"{state['seconds'] / 60:.1f} min" if state.get("seconds") else state.get("status", "-")
-        cells = [FILES[dataset][:-4], str(horizon), *ours[:3], f"{seg[0]:.3f}", f"{dl[0]:.3f} / {dl[1]:.3f}"]
+        if state.get("resumed"):
+            wall += " (resumed)"
+        cells = [
+            FILES[dataset][:-4],
+            str(horizon),
+            *ours[:3],
+            f"{seg[0]:.3f} / {seg[1]:.3f}",
+            f"{dl[0]:.3f} / {dl[1]:.3f}",
+        ]
         cells += [f"{it[0]:.3f} / {it[1]:.3f}", *ours[3:], wall]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -187,27 +206,34 @@ def main(argv: list[str]) -> None:
 
 def benchmark() -> None:
     """Runs what the flags ask for, then prints and writes the table (see the module docstring)."""
-    datasets = _choices(_DATASETS.value, list(FILES), "datasets")
-    horizons = _choices(_HORIZONS.value, HORIZONS, "horizons", int)
-    data_dir = Path(_DATA_DIR.value).expanduser().resolve()
+    f = flags.FLAGS
+    datasets = _choices(f.datasets, list(FILES), "datasets")
+    horizons = _choices(f.horizons, HORIZONS, "horizons", int)
+    data_dir = Path(f.data_dir).expanduser().resolve()
     for dataset in datasets:
         if not (data_dir / FILES[dataset]).is_file():
             raise app.UsageError(
                 f"--data_dir: {data_dir / FILES[dataset]} is not a file (see docs/experiments/forecasting.md#getting-the-data)"
             )
-    root = Path(_ROOT.value).expanduser().resolve()
+    root = Path(f.root).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     entries, failed, device = [], [], None
-    for name, dataset, horizon, variant in runs(datasets, horizons, _MODEL.value):
+    for name, dataset, horizon, variant in runs(datasets, horizons, f.model):
         workdir = root / name
         record = workdir / "wall_time.json"
+        cmd = command(variant, dataset, workdir, data_dir, f.override)
         if record.exists():
             state = json.loads(record.read_text())
+            if _settings(shlex.split(state.get("command", ""))) != _settings(cmd[1:]):
+                raise app.UsageError(
+                    f"{workdir} holds a finished run of another command ({state.get('command')}); "
+                    "use another --root for other settings"
+                )
         else:
             device = device or accelerator()
-            cmd = command(variant, dataset, workdir, data_dir, _OVERRIDE.value)
             print("$", shlex.join(cmd[1:]), flush=True)
-            state = run_one(cmd, workdir, root / f"{name}.log", device)
+            resumed = (workdir / "checkpoints").exists()
+            state = run_one(cmd, workdir, root / f"{name}.log", device, resumed)
             print(f"{name}: {state['status']} in {state['seconds'] / 60:.1f} min", flush=True)
             if state["status"] != "done":
                 failed.append(f"{name} ({state['status']}; see {root / (name + '.log')})")
@@ -217,12 +243,13 @@ def benchmark() -> None:
     text += f"\n\nHardware: {'; '.join(sorted(hw)) or hardware()}.\n"
     print(text)
     io.atomic_write_text(root / "table.md", text)
-    if _TABLE.value:
-        io.atomic_write_text(Path(_TABLE.value), text)
+    if f.table:
+        io.atomic_write_text(Path(f.table), text)
     if failed:
         print(f"error: {len(failed)} run(s) failed: {', '.join(failed)}", file=sys.stderr)
         sys.exit(1)
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -4,6 +4,7 @@ the benchmark end to end on a tiny ETTh1-like file."""
 import json
 import os
 import pathlib
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -145,7 +146,7 @@ def test_table_marks_and_bolds_only_a_win_over_dlinear():
 
     first = row(text, "| ETTh1 | 96 |")
     assert first == [
-        "ETTh1", "96", "**0.386**", "0.401", "0.450 / 0.460", "0.368", "0.386 / 0.400", "0.386 / 0.405",
+        "ETTh1", "96", "**0.386**", "0.401", "0.450 / 0.460", "0.368 / 0.395", "0.386 / 0.400", "0.386 / 0.405",
         "yes", "10 of 20", "2.5 min",
     ]  # fmt: skip
     second = row(text, "| ETTh1 | 192 |")
@@ -153,7 +154,7 @@ def test_table_marks_and_bolds_only_a_win_over_dlinear():
     assert second[8] == "no" and second[9] == "20 of 20"
     missing = row(text, "| ETTh1 | 336 |")
     assert missing[2:5] == ["-", "-", "-"] and missing[8:10] == ["-", "-"] and missing[10] == "1.0 min"
-    assert missing[5] == "0.444" and missing[6] == "0.481 / 0.459"  # the published rows are still shown
+    assert missing[5] == "0.444 / 0.440" and missing[6] == "0.481 / 0.459"  # the published rows are still shown
     assert row(text, "| ETTm1 | 720 |")[-1] == "failed (exit 2)"
 
 
@@ -232,3 +233,26 @@ def test_benchmark_end_to_end_then_reads_the_finished_run(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     assert "$ " not in again.stdout and "| ETTh1 | 96 |" in again.stdout
     assert (tmp_path / "runs" / "table.md").read_text() == text
+
+
+def test_a_finished_run_of_other_flags_is_refused_not_reported(tmp_path):
+    """A workdir finished under other overrides is not read as if it were this command's run."""
+    (tmp_path / "ETTh1.csv").write_text("date,OT\n")  # only its existence is checked before the refusal
+    workdir = tmp_path / "runs" / "etth1_m_96"
+    workdir.mkdir(parents=True)
+    old = lh.command("etth1_m_96", "etth1", workdir, tmp_path, ["--config.model.revin=true"])
+    (workdir / "wall_time.json").write_text(
+        json.dumps({"seconds": 1.0, "status": "done", "command": shlex.join(old[1:])})
+    )
+    done = benchmark(tmp_path, f"--data_dir={tmp_path}", "--datasets=etth1", "--horizons=96")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(f"error: {workdir} holds a finished run of another command")
+    assert done.stderr.strip().endswith("use another --root for other settings")
+    # the same flags, the data elsewhere: read, not refused (no best record yet: '-' cells)
+    elsewhere = lh.command("etth1_m_96", "etth1", workdir, tmp_path / "moved", [])
+    (workdir / "wall_time.json").write_text(
+        json.dumps({"seconds": 60.0, "status": "done", "command": shlex.join(elsewhere[1:])})
+    )
+    done = benchmark(tmp_path, f"--data_dir={tmp_path}", "--datasets=etth1", "--horizons=96")
+    assert done.returncode == 0, done.stderr
+    assert "| ETTh1 | 96 | - |" in done.stdout and "$ " not in done.stdout

@@ -47,7 +47,7 @@ def get_config():
     config.model.revin = False  # reversible instance normalisation per window (RevIN); excludes model.relative
     config.model.revin_affine = False  # RevIN with a learned weight and bias per channel
     config.model.channel_independent = False  # each target channel alone, shared weights (DLinear, PatchTST)
-    config.model.head_dropout = 0.0  # dropout on what the output layer reads
+    config.model.head_dropout = 0.0  # direct, segment: dropout on what the output layer reads
     config.model.gaussian = False  # a mean and a sigma per step, Gaussian NLL
     config.model.teacher_forcing = 0.5  # autoregressive: P(feed the true previous value) in training
 

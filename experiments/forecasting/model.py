@@ -20,7 +20,7 @@ DECODERS = ("direct", "autoregressive", "segment")
 SEGMENT_DECODERS = ("parallel", "recurrent")
 TRAINING_ONLY = (*configured.TRAINING_ONLY, "teacher_forcing", "head_dropout")
 # model fields added after forecasting workdirs were written, with the value those runs had
-ADDED_FIELDS = {
+MODEL_ADDED_FIELDS = {
     "model.revin": False,
     "model.revin_affine": False,
     "model.head_dropout": 0.0,
@@ -218,6 +218,10 @@ def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> Fo
         raise ValueError(f"model.teacher_forcing={m.teacher_forcing} must lie in [0, 1]")
     if m.decoder in ("autoregressive", "segment") and m.bidirectional:
         raise ValueError(f"model.decoder={m.decoder!r} needs model.bidirectional=False")
+    if m.decoder == "autoregressive" and m.head_dropout > 0:
+        raise ValueError(
+            "model.head_dropout applies to the direct and segment decoders; the autoregressive decoder has none"
+        )
     if m.relative and m.revin:
         raise ValueError("model.relative and model.revin are two per-window normalisations; set one of them")
     if m.revin_affine and not m.revin:

@@ -20,7 +20,7 @@ import numpy as np
 from experiments.forecasting import metrics
 from experiments.forecasting import plots as forecasting_plots
 from experiments.forecasting import series as fseries
-from experiments.forecasting.model import ADDED_FIELDS, TRAINING_ONLY, make_model
+from experiments.forecasting.model import MODEL_ADDED_FIELDS, TRAINING_ONLY, make_model
 from experiments.forecasting.pipeline import make_data
 from rnn_research import checkpoint, io
 from rnn_research.configured import check_data_config, check_model_config
@@ -30,6 +30,7 @@ from rnn_research.configured import check_data_config, check_model_config
 SCALER_FIELDS = (
     "source",
     "path",
+    "header",
     "dataset",
     "date_column",
     "target",
@@ -45,7 +46,7 @@ SCALER_FIELDS = (
 
 def _restore(config: ml_collections.ConfigDict, workdir: Path) -> tuple[Any, Any, Any, int]:
     """The run's data (rebuilt from the config), its model and the best checkpoint's parameters."""
-    check_model_config(config, workdir, TRAINING_ONLY, ADDED_FIELDS)
+    check_model_config(config, workdir, TRAINING_ONLY, MODEL_ADDED_FIELDS)
     check_data_config(config, workdir, SCALER_FIELDS, "the scaler and windows are rebuilt from the run's data")
     train_batches, _, info = make_data(config)
     params, step = checkpoint.restore_params(workdir / "checkpoints")

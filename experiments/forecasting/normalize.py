@@ -10,7 +10,7 @@ model trained on one level or spread of the series is not thrown by another:
   learned ``w [C]`` (ones) and ``b [C]`` (zeros) when ``model.revin_affine``, else ``w = 1, b = 0``;
   the forecast is ``y = (y' - b) / w * s + mu``, and a Gaussian head's ``sigma = sigma' / |w| * s``.
 
-``inverse(forward(x)) == x`` up to float rounding (``tests/experiments/forecasting/test_normalize.py``).
+``inverse(forward(x)) == x`` up to float rounding (``tests/experiments/forecasting/test_segments.py``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@
   With ``data.header=False`` the file is numbers only, as in LSTNet's multivariate benchmarks
   (``electricity.txt``, ``exchange_rate.txt``...: comma-separated, one row per time step, no
   header and no dates): the columns are named by their 0-based index (``data.target="0"``,
-  ``data.columns="0,3"``), lines are numbered from 1, ``Series.dates`` holds row numbers, and
+  ``data.columns="0,3"``), error lines are numbered from 1 as in the file, ``Series.dates``
+  holds the data rows' numbers from 0 (``row N`` in ``--mode=predict``; blank lines skipped), and
   the split must be ``ratio`` (LSTNet's 60/20/20: ``data.split_ratios="0.6,0.2,0.2"``).
 * ``statsmodels``: a series that statsmodels ships (``data.dataset``): ``sunspots`` (yearly
   1700-2008, ``SUNACTIVITY``), ``nile`` (yearly 1871-1970, ``volume``) and ``co2`` (weekly
@@ -65,8 +66,9 @@ DAY = 86_400
 
 
 class Series(NamedTuple):
-    """A series: values ``[N, C]`` (float64, original scale), dates ``[N]`` (datetime64[s]), the input
-    column names, the target indices into them and a one-line description."""
+    """A series: values ``[N, C]`` (float64, original scale), dates ``[N]`` (datetime64[s]; for a
+    headerless file int64 data-row numbers from 0, blank lines not counted), the input column
+    names, the target indices into them and a one-line description."""
 
     values: np.ndarray
     dates: np.ndarray

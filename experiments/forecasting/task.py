@@ -31,7 +31,8 @@ Models (``model.decoder``, ``model.gaussian``; ``model.py``):
   channel) and the forecast is mapped back (``normalize.py``). Both act on top of the train z-scores.
 * ``model.channel_independent`` (every decoder): each target channel is read as its own
   univariate series by the same weights (DLinear, PatchTST, SegRNN); with ``M`` every channel.
-* ``model.head_dropout``: dropout on what the output layer reads (SegRNN uses 0.5).
+* ``model.head_dropout`` (direct and segment decoders): dropout on what the output layer reads
+  (SegRNN uses 0.5).
 * ``model.gaussian``: each step gives a mean and ``sigma = softplus(s) + 1e-3``; the loss is the
   Gaussian negative log-likelihood and evaluation reports the coverage of ``mean +- z * sigma``
   (``forecast.interval_z``, 1.96 for 95%). Otherwise the loss is the MSE.
@@ -61,9 +62,9 @@ import jax.numpy as jnp
 import ml_collections
 
 from experiments.forecasting import metrics
+from experiments.forecasting import model as forecasting_model
 from experiments.forecasting.data import SPLITS
 from experiments.forecasting.model import (  # noqa: F401
-    ADDED_FIELDS,
     DECODERS,
     SEGMENT_DECODERS,
     TRAINING_ONLY,
@@ -106,6 +107,8 @@ CONFIG_RULES = {  # checked with the generic fields before a run writes anything
     "model.teacher_forcing": v.fraction(high_closed=True),
     "predict.num_plots": v.int_at_least(0),
 }
+# fields added after forecasting workdirs were written, with the value those runs had (resume)
+ADDED_FIELDS = {**forecasting_model.MODEL_ADDED_FIELDS, "data.header": True}
 CONFIG_NOTES = {
     "data.eval_batch_size": " (0: train.batch_size)",
     "forecast.seasonal_period": " (0: no seasonal naive baseline)",

@@ -230,6 +230,7 @@ def test_make_model_refuses_settings_that_cannot_work(tmp_path):
         ({"model.relative": False, "model.revin_affine": True}, "model.revin_affine needs model.revin=true"),
         ({"model.bidirectional": True}, "model.decoder='segment' needs model.bidirectional=False"),
         ({"model.segment_decoder": "both"}, "model.segment_decoder='both' is not one of"),
+        ({"model.decoder": "autoregressive"}, "model.head_dropout applies to the direct and segment decoders"),
     ]
     for overrides, message in bad:
         c = ett.get_config("etth1_m_96")

@@ -264,3 +264,25 @@ def test_etth1_windows_follow_informers_split(tmp_path):
     p = info_for(config)["prepared"]
     assert p.borders == {"train": (0, 8640), "valid": (8640, 11520), "test": (11520, 14400)}
     assert len(p.origins["test"]) == 14400 - 11520 - 24 + 1  # Informer's 2,857 test windows
+
+
+def test_a_workdir_written_before_the_new_fields_resumes(tmp_path):
+    """A config.json without the fields added for SegRNN, RevIN and headerless files (as every
+    earlier forecasting run has) resumes: the added fields read as the values those runs had."""
+    config = config_for(series_csv(tmp_path / "s.csv", n=400))
+    config.train.update(num_steps=4, eval_every=4, checkpoint_every=4, plots=False)
+    train.train_and_evaluate(config, tmp_path / "run", forecasting)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert set(forecasting.ADDED_FIELDS) == {
+        *(f"model.{k}" for k in ("revin", "revin_affine", "head_dropout", "segment_length")),
+        *(f"model.{k}" for k in ("segment_decoder", "channel_embedding")),
+        "data.header",
+    }
+    for key in forecasting.ADDED_FIELDS:
+        section, field = key.split(".")
+        del saved[section][field]
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    config.train.num_steps = 8
+    final = train.train_and_evaluate(config, tmp_path / "run", forecasting)
+    records = metrics.read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert max(r["step"] for r in records) == 8 and np.isfinite(final["test"]["mse"])
