@@ -202,6 +202,9 @@ def main(argv: list[str]) -> None:
     except app.UsageError as e:  # one line, not absl's page of every flag
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:  # the run in flight got the signal too and saved a checkpoint
+        print("stopped by Ctrl-C: the same command resumes the unfinished run", file=sys.stderr)
+        sys.exit(130)
 
 
 def benchmark() -> None:
