@@ -18,7 +18,7 @@ SAME_RTOL = 1e-5
 _DASHES = ("--", ":", "-.", (0, (5, 1)), (0, (1, 3)), (0, (3, 1, 1, 1)))
 
 
-def _new_figure(figsize: tuple[float, float]) -> Any:
+def new_figure(figsize: tuple[float, float]) -> Any:
     """A matplotlib figure on an Agg canvas, made without pyplot (no global state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -26,6 +26,21 @@ def _new_figure(figsize: tuple[float, float]) -> Any:
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig
+
+
+_new_figure = new_figure
+
+
+def save_png(fig: Any, path: str | Path) -> Path:
+    """``fig`` laid out and written to ``path`` as a 100-dpi PNG, atomically (parents made)."""
+    from rnn_research import io
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, format="png")
+    return path
 
 
 def _as_float(value: Any) -> float | None:

@@ -10,24 +10,10 @@ from typing import Any
 import numpy as np
 
 from experiments.forecasting.series import stamp
-from rnn_research import io
+from rnn_research import plots
 
-
-def _figure(size: tuple[float, float]) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    return path
+_figure = plots.new_figure
+_save = plots.save_png
 
 
 def forecasts(

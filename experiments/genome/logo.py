@@ -16,28 +16,16 @@ from typing import Any
 
 import numpy as np
 
+from experiments.genome import sequences as seq
 from experiments.genome.sequences import BASES
-from rnn_research import io
+from rnn_research import plots
 
 COLOURS = {"A": "#109648", "C": "#255c99", "G": "#f7b32b", "T": "#d62839"}
 GLYPH_WIDTH = 0.92  # of a position: a thin gap between neighbouring letters
 
 
-def _figure(size: tuple[float, float]) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size)
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    with io.atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100, format="png")
-    return path
+_figure = plots.new_figure
+_save = plots.save_png
 
 
 @functools.cache
@@ -104,3 +92,26 @@ def logos(path: Path, panels: Sequence[tuple[str, np.ndarray]], title: str) -> P
     axes[-1].set_xlabel("position")
     axes[0].set_title(title, fontsize=9)
     return _save(fig, path)
+
+
+# ------------------------------------------------------------------ what the logos show
+def symbols(x: np.ndarray) -> str:
+    """The IUPAC symbols of base profiles ``x: [L, 4]`` (each row the nearest of :data:`sequences.PROBS`)."""
+    distance = ((np.asarray(x)[:, None, :] - seq.PROBS[None]) ** 2).sum(axis=-1)
+    return "".join(seq.SYMBOLS[i] for i in distance.argmin(axis=1))
+
+
+def on_observed_bases(values: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Attributions ``values: [..., L, 4]`` summed per position and given to the bases read there:
+    ``x * sum_c values[..., c]`` for base profiles ``x: [..., L, 4]`` (each valid row sums to 1)."""
+    return x * values.sum(axis=-1, keepdims=True)
+
+
+def class_average(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean [W, 4], count [W])`` of attributions ``values: [N, L, 4]`` aligned at the first base:
+    position ``t`` averages the ``count[t]`` sequences longer than ``t`` (``W`` the longest)."""
+    width = int(lengths.max())
+    valid = np.arange(width)[None, :] < lengths[:, None]
+    count = valid.sum(axis=0)
+    total = (values[:, :width] * valid[:, :, None]).sum(axis=0)
+    return total / np.maximum(count, 1)[:, None], count

@@ -60,6 +60,7 @@ import numpy as np
 from experiments.genome import logo
 from experiments.genome import sequences as seq
 from experiments.genome.data import Encoded, make_data
+from experiments.genome.logo import class_average, on_observed_bases, symbols  # noqa: F401 (part of this mode's API)
 from rnn_research import checkpoint, io
 from rnn_research.configured import check_data_config, check_model_config
 from rnn_research.data.fields import comma_list
@@ -237,28 +238,6 @@ def chosen_indices(saliency: ml_collections.ConfigDict, size: int, split: str) -
             raise ValueError(f"saliency.indices={saliency.indices!r}: {i} is outside the {split} split (0..{size - 1})")
         indices.append(i)
     return indices
-
-
-def symbols(x: np.ndarray) -> str:
-    """The IUPAC symbols of base profiles ``x: [L, 4]`` (each row the nearest of :data:`sequences.PROBS`)."""
-    distance = ((np.asarray(x)[:, None, :] - seq.PROBS[None]) ** 2).sum(axis=-1)
-    return "".join(seq.SYMBOLS[i] for i in distance.argmin(axis=1))
-
-
-def on_observed_bases(values: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Attributions ``values: [..., L, 4]`` summed per position and given to the bases read there:
-    ``x * sum_c values[..., c]`` for base profiles ``x: [..., L, 4]`` (each valid row sums to 1)."""
-    return x * values.sum(axis=-1, keepdims=True)
-
-
-def class_average(values: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(mean [W, 4], count [W])`` of attributions ``values: [N, L, 4]`` aligned at the first base:
-    position ``t`` averages the ``count[t]`` sequences longer than ``t`` (``W`` the longest)."""
-    width = int(lengths.max())
-    valid = np.arange(width)[None, :] < lengths[:, None]
-    count = valid.sum(axis=0)
-    total = (values[:, :width] * valid[:, :, None]).sum(axis=0)
-    return total / np.maximum(count, 1)[:, None], count
 
 
 def _write_csv(path: Path, header: list[str], rows: Iterable[list[Any]]) -> None:
