@@ -179,14 +179,14 @@ def test_launcher_trains_and_predicts_on_a_headerless_file(tmp_path):
     path = write_numbers(tmp_path, numbers())
     workdir = tmp_path / "run"
     args = ["--config=configs/forecasting/numeric.py:smoke", f"--config.data.path={path}"]
-    code, out, err = run(workdir, *args, config=None)
+    code, out, err = run(workdir, *args, config=None, devices=1)  # 8 fake devices slow every checkpoint save
     assert code == 0, err[-2000:]
     records = metrics.read_jsonl(workdir / "metrics.jsonl")
     (best,) = [r for r in records if r["split"] == "best_test"]
     assert np.isfinite(best["mse"]) and np.isfinite(best["mae"])
     assert "no dates (rows numbered)" in out + err
 
-    code, out, err = run(workdir, *args, "--mode=predict", config=None)
+    code, out, err = run(workdir, *args, "--mode=predict", config=None, devices=1)
     assert code == 0, err[-2000:]
     with open(workdir / "predictions_test.csv", newline="") as f:
         rows = list(csv.DictReader(f))
