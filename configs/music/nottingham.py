@@ -1,0 +1,32 @@
+"""Nottingham folk tunes (Boulanger-Lewandowski et al. 2012's split, eighth-note frames):
+``--config.data.path=DIR/Nottingham.mat``.
+
+1,037 tunes (694 train / 173 valid / 170 test, 176,561 training frames). Published test NLL (nats
+per step): Bai, Kolter & Koltun 2018 LSTM 3.29, GRU 3.46, TCN 3.07. The recipe is JSB's 2 x 256
+GRU with dropout 0.3 but without DropConnect: on this larger set DropConnect 0.5 slowed learning
+(valid 4.23 against 3.40 in the first 16 epochs). The ``nade`` variant uses 64 NADE units and at
+most 30 epochs, to train on 2 CPU cores in about an hour (docs/experiments/music.md).
+
+Variants: ``bernoulli`` (default: independent keys), ``nade`` (RNN-NADE head), ``smoke``.
+"""
+
+from configs.music import common as music_common
+
+VARIANTS = ("bernoulli", "nade", "smoke")
+
+
+def get_config(variant: str = "bernoulli"):
+    config = music_common.get_config()
+    config.data.update(source="mat", frames_per_beat=2)
+    config.model.update(cell="gru", hidden_size=256, num_layers=2, dropout=0.3, weight_drop=0.0)
+    config.train.update(batch_size=16, num_epochs=100, early_stopping_evals=15)
+    if variant == "bernoulli":
+        pass
+    elif variant == "nade":
+        config.model.update(head="nade", nade_hidden=64)
+        config.train.update(num_epochs=30, early_stopping_evals=5)
+    elif variant == "smoke":
+        music_common.smoke(config)
+    else:
+        raise ValueError(f"unknown variant {variant!r} of configs/music/nottingham.py (one of {', '.join(VARIANTS)})")
+    return config
