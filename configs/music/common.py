@@ -10,7 +10,7 @@ def get_config():
     config.data = base.ml_collections.ConfigDict()
     config.data.source = "generated"  # generated (offline) | mat (Boulanger-Lewandowski's rolls) | midi (a folder)
     config.data.path = ""  # mat: the file (JSB_Chorales.mat); midi: the folder
-    config.data.frames_per_beat = 2  # midi: the roll's resolution (2: eighth notes); also the sampled MIDI's
+    config.data.frames_per_beat = 2  # midi: frames a quarter note (2: eighth notes); also the sampled MIDI's
     config.data.num_pieces = 400  # generated: how many pieces...
     config.data.generator_seed = 0  # ...by this seed
     config.data.split_seed = 0  # generated, midi without train/valid/test folders: the split's permutation

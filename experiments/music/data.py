@@ -9,9 +9,9 @@ Sources (``data.source``):
 * ``mat``: Boulanger-Lewandowski et al.'s MATLAB piano rolls (``data.path``: ``JSB_Chorales.mat``,
   ``Nottingham.mat``, any file with ``traindata``, ``validdata``, ``testdata`` of ``[T, 88]``
   binary rolls); the file's own split.
-* ``midi``: a folder of MIDI files turned into rolls at ``data.frames_per_beat`` (``rolls.py``);
-  its ``train/``, ``valid/`` and ``test/`` subfolders when it has all three, else a split by
-  fractions as for ``generated``.
+* ``midi``: a folder of MIDI files turned into rolls at ``data.frames_per_beat`` frames a quarter
+  note (``rolls.py``); its ``train/``, ``valid/`` and ``test/`` subfolders when it has them (some
+  but not all three is an error), else a split by fractions as for ``generated``.
 
 A piece of ``T`` frames gives ``T - 1`` predictions: ``inputs`` = frames ``0 .. T-2``,
 ``targets`` = frames ``1 .. T-1`` (the protocol of Bai, Kolter & Koltun's code for these sets:
@@ -75,7 +75,14 @@ def load_splits(data: ml_collections.ConfigDict) -> tuple[dict[str, rolls.Pieces
     if data.source == "mat":
         return rolls.read_mat(path), path.name
     parts = [path / name for name in SPLIT_NAMES]
-    if all(p.is_dir() for p in parts):
+    present = [p.name for p in parts if p.is_dir()]
+    if present and len(present) < len(parts):
+        missing = [name for name in SPLIT_NAMES if name not in present]
+        raise ValueError(
+            f"{path} has {'/, '.join(present)}/ but no {'/, '.join(missing)}/: give all three split folders, "
+            "or none to split the files by data.valid_fraction and data.test_fraction"
+        )
+    if present:
         splits, dropped = {}, 0
         for name, part in zip(SPLIT_NAMES, parts):
             splits[name], lost = rolls.read_midi_folder(part, frames_per_beat=data.frames_per_beat)

@@ -16,7 +16,9 @@ the RNN's output, so that the notes of a chord are predicted together:
 
 Its likelihood is exact (a product of K conditionals; the probabilities of all 2^K frames sum to
 one), so both heads are scored with the same NLL. Evaluating it on a given frame is parallel over
-the keys (a cumulative sum); sampling one is sequential (:func:`nade_sample`, a scan over keys).
+the keys (the prefix sums ``sum_{j<k} v_j U_j`` of every ``k`` as one masked matmul, ``[K, K] x
+[K, N]`` per row, which XLA runs faster on CPU than a cumulative sum over the keys); sampling one is
+sequential (:func:`nade_sample`, a scan over keys).
 
 Both heads return ``logits [..., K]``: ``bernoulli``'s are the independent keys' logits; ``nade``'s
 (teacher-forced with the true frame ``v``) are those of ``p(v_k = 1 | v_<k, h)``. The frame's

@@ -11,8 +11,6 @@ masks them, so padding never changes a result. The RNN reads left to right only.
 
 from __future__ import annotations
 
-from typing import Any
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -65,10 +63,3 @@ class PianoRollModel(nn.Module):
         ys = self.rnn(xs, lengths, deterministic=deterministic)
         dims = (1,) if self.rnn.variational else ()  # one mask per piece, shared by its steps
         return nn.Dropout(self.dropout, broadcast_dims=dims)(ys, deterministic=deterministic or not self.dropout)
-
-
-def step_logits(params: Any, kind: str, h: jax.Array, v: jax.Array) -> jax.Array:
-    """The head's logits from plain params (``params["head"]``): ``h [..., H]``, ``v [..., K]`` -> ``[..., K]``."""
-    if kind == "bernoulli":
-        return heads.bernoulli_logits(params, h)
-    return heads.nade_logits(params, h, v)

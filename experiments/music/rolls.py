@@ -8,13 +8,14 @@ file, and the key or piece where there is one.
 * :func:`read_mat`: the ``.mat`` files of Boulanger-Lewandowski, Bengio & Vincent (2012) (JSB
   Chorales, Nottingham, MuseData, Piano-midi.de): ``traindata``, ``validdata`` and ``testdata``,
   each a ``1 x N`` cell array of ``[T_i, 88]`` binary matrices; the file's own split.
-* :func:`read_midi`: one MIDI file on a beat-relative, tempo-aware grid of ``frames_per_beat``
-  frames a beat. Frame ``j`` covers beat positions ``[j / fpb, (j + 1) / fpb)``; its time is that
-  of its midpoint, interpolated between pretty_midi's beat times (``get_beats``, which follows
-  tempo and time-signature changes) and extrapolated past the last beat with the last beat's
-  length. A note sounds in frame ``j`` iff ``start <= t_mid(j) < end``. Drum tracks are ignored;
-  notes outside the keys are dropped and counted. The roll has ``round(end / frame)`` frames for
-  the file's end time (its last event): exactly the frames whose midpoint comes before the end.
+* :func:`read_midi`: one MIDI file on a grid of ``frames_per_beat`` frames a quarter note (the
+  beat is always a quarter note, whatever the time signature: 2 gives eighth-note frames in 4/4,
+  2/2 and 6/8 alike), following tempo changes. Frame ``j`` covers quarter-note positions
+  ``[j / fpb, (j + 1) / fpb)``; its time is that of its midpoint on the file's tempo map. A note
+  sounds in frame ``j`` iff ``start <= t_mid(j) < end``. Drum tracks are ignored; notes outside
+  the keys are dropped and counted; a file with no note on the keys is an empty piece. The roll
+  has ``round(end / frame)`` frames for the file's end time (its last event): exactly the frames
+  whose midpoint comes before the end.
 * :func:`read_midi_folder`: every ``*.mid`` / ``*.midi`` under a folder, sorted by path.
 * :func:`write_midi`: a roll at a constant tempo, one note per maximal run of 1s on a key, and a
   control change (CC 123, all notes off) at the roll's end so that trailing silent frames count in
@@ -39,7 +40,7 @@ LOWEST_PITCH = 21  # column k is MIDI pitch 21 + k (A0 .. C8)
 MAT_SPLITS = {"train": "traindata", "valid": "validdata", "test": "testdata"}
 MIDI_SUFFIXES = (".mid", ".midi")
 ALL_NOTES_OFF = 123  # the control change write_midi puts at a roll's end
-TICKS_PER_BEAT = 960  # write_midi's resolution, rounded down to a multiple of frames_per_beat
+TICKS_PER_BEAT = 960  # write_midi's ticks a quarter note, rounded down to a multiple of frames_per_beat
 
 
 class Pieces(NamedTuple):
@@ -129,34 +130,29 @@ def read_mat(path: str | Path, *, keys: int = KEYS) -> dict[str, Pieces]:
 
 
 # ---------------------------------------------------------------------------------- MIDI in
-def _beat_grid(pm: Any) -> tuple[np.ndarray, float]:
-    """pretty_midi's beat times (seconds, ``float [B]``, ``B >= 1``) and the last beat's length, for
-    extrapolating past it (with one beat: the length of a beat at the first tempo and meter)."""
-    beats = np.asarray(pm.get_beats(), dtype=np.float64)
-    if len(beats) >= 2:
-        return beats, float(beats[-1] - beats[-2])
-    qpm = float(pm.get_tempo_changes()[1][0])
-    signatures = sorted(pm.time_signature_changes, key=lambda ts: ts.time)
-    if signatures and signatures[0].time <= 0:
-        ts = signatures[0]
-        qpm = _need("pretty_midi", "reading MIDI files").qpm_to_bpm(qpm, ts.numerator, ts.denominator)
-    return (beats if len(beats) else np.zeros(1)), 60.0 / qpm
+def _tempo_map(pm: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(times [C], quarters [C], seconds per quarter [C])`` at each tempo change of ``pm``: the
+    piecewise-linear map between seconds and quarter notes (the time signature plays no part)."""
+    times, qpm = (np.asarray(x, dtype=np.float64) for x in pm.get_tempo_changes())
+    if not len(times) or times[0] > 0:  # MIDI's default tempo until the first change
+        times, qpm = np.concatenate([[0.0], times]), np.concatenate([[120.0], qpm])
+    per_quarter = 60.0 / qpm
+    quarters = np.concatenate([[0.0], np.cumsum(np.diff(times) / per_quarter[:-1])])
+    return times, quarters, per_quarter
 
 
-def _beat_to_time(grid: tuple[np.ndarray, float], positions: np.ndarray) -> np.ndarray:
-    """Seconds at beat ``positions`` (``float [n]``, >= 0) of a :func:`_beat_grid`."""
-    beats, interval = grid
-    last = len(beats) - 1
-    inside = np.interp(positions, np.arange(len(beats)), beats)
-    return np.where(positions <= last, inside, beats[-1] + (positions - last) * interval)
+def _quarter_to_time(grid: tuple[np.ndarray, np.ndarray, np.ndarray], positions: np.ndarray) -> np.ndarray:
+    """Seconds at quarter-note ``positions`` (``float [n]``, >= 0) of a :func:`_tempo_map`."""
+    times, quarters, per_quarter = grid
+    i = np.searchsorted(quarters, positions, side="right") - 1
+    return times[i] + (positions - quarters[i]) * per_quarter[i]
 
 
-def _time_to_beat(grid: tuple[np.ndarray, float], seconds: float) -> float:
-    """The beat position of a time: the inverse of :func:`_beat_to_time`."""
-    beats, interval = grid
-    if seconds <= beats[-1]:
-        return float(np.interp(seconds, beats, np.arange(len(beats))))
-    return len(beats) - 1 + (seconds - beats[-1]) / interval
+def _time_to_quarter(grid: tuple[np.ndarray, np.ndarray, np.ndarray], seconds: float) -> float:
+    """The quarter-note position of a time: the inverse of :func:`_quarter_to_time`."""
+    times, quarters, per_quarter = grid
+    i = int(np.searchsorted(times, seconds, side="right")) - 1
+    return float(quarters[i] + (seconds - times[i]) / per_quarter[i])
 
 
 def read_midi(
@@ -175,12 +171,12 @@ def read_midi(
     except Exception as e:  # mido and pretty_midi raise OSError, EOFError, KeyError, ValueError, ...
         raise ValueError(f"{path}: not a readable MIDI file ({_first_line(e)})") from None
     notes = [n for inst in pm.instruments if not inst.is_drum for n in inst.notes]
-    grid = _beat_grid(pm)
-    end = _time_to_beat(grid, pm.get_end_time()) * frames_per_beat
+    grid = _tempo_map(pm)
+    end = _time_to_quarter(grid, pm.get_end_time()) * frames_per_beat
     n_frames = math.floor(end + 0.5)  # a written file's end is a whole number of frames, give or take 1e-12
     if not notes or n_frames <= 0:
         raise ValueError(f"{path}: empty piece (no notes outside drum tracks)")
-    mids = _beat_to_time(grid, (np.arange(n_frames) + 0.5) / frames_per_beat)
+    mids = _quarter_to_time(grid, (np.arange(n_frames) + 0.5) / frames_per_beat)
     roll = np.zeros((n_frames, keys), np.uint8)
     dropped = 0
     for note in notes:
@@ -190,6 +186,8 @@ def read_midi(
             continue
         first, stop = np.searchsorted(mids, [note.start, note.end], side="left")
         roll[first:stop, k] = 1
+    if not roll.any():
+        raise ValueError(f"{path}: empty piece (no notes on the {keys} keys; {dropped} outside them)")
     return roll, dropped
 
 

@@ -6,8 +6,8 @@ read (``sample.primer=test``: the first ``sample.primer_frames`` frames of test 
 ``sample.piece``; ``none``: one silent frame), then each next frame is drawn from the head
 (``heads.SAMPLERS``: independent keys, or the NADE key by key from low to high) at
 ``sample.temperature`` (0: each key at its more likely value) and fed back, ``sample.length``
-times, for ``sample.num_samples`` pieces at once. Row ``i`` draws with the keys of
-``jax.random.split(PRNGKey(sample.seed), ...)``: same seed, same pieces.
+times, for ``sample.num_samples`` pieces at once. Step ``t`` draws with the ``t``-th key of
+``jax.random.split(PRNGKey(sample.seed), sample.length)``: same seed, number and length, same pieces.
 
 Written under ``<workdir>/samples/``:
 
@@ -20,9 +20,11 @@ Written under ``<workdir>/samples/``:
   ``nade`` head, ``p(key on | the frame's true lower keys, the past)``, the factors its
   likelihood multiplies).
 
-The final line gives the files, the samples' NLL under the model (nats per step, the same
-quantity as the split's ``nll``), the test piece's NLL and, for the generated corpus, the fraction
-of sampled frames that follow its rule (``generated.rule_fraction``; its own pieces score 1).
+The final line gives the files, the samples' NLL under the model (nats per sampled step, the same
+quantity as the split's ``nll``; the primer's own steps are not counted), the test piece's NLL
+and, for the generated corpus, the fraction of sampled frames that follow its rule
+(``generated.rule_fraction`` over every sampled frame; its own pieces score 1). A sample that is
+all silence is written as such, but :func:`rolls.read_midi` refuses a file without notes.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ from rnn_research import checkpoint, decoding, layers, plots
 from rnn_research.configured import check_data_config, check_model_config, make_cell
 
 PRIMERS = ("test", "none")
-# The data fields that decide the pieces and their split (the primer is a test piece).
-DATA_FIELDS = ("source", "path", "frames_per_beat", "num_pieces", "generator_seed", "split_seed")
-DATA_FIELDS += ("valid_fraction", "test_fraction")
+# The data fields that decide the pieces and their split (the primer is a test piece);
+# ``frames_per_beat`` also, for MIDI folders.
+DATA_FIELDS = ("source", "path", "num_pieces", "generator_seed", "split_seed", "valid_fraction", "test_fraction")
 
 
 def check_settings(s: ml_collections.ConfigDict) -> None:
@@ -155,7 +157,8 @@ def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, 
     workdir, s = Path(workdir), config.sample
     check_settings(s)
     check_model_config(config, workdir, TRAINING_ONLY)
-    check_data_config(config, workdir, DATA_FIELDS, "sampling primes with a test piece of the run's split")
+    fields = DATA_FIELDS + (("frames_per_beat",) if config.data.source == "midi" else ())
+    check_data_config(config, workdir, fields, "sampling primes with a test piece of the run's split")
     _, _, info = make_data(config)
     test = info["splits"]["test"]
     if not 0 <= s.piece < len(test.rolls):
@@ -172,7 +175,9 @@ def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, 
     shown = 0 if s.primer == "none" else len(primer)
     full = [np.concatenate([primer[:shown], x]) for x in sampled]
     scored = [np.concatenate([primer, x]) for x in sampled]  # with the silent start frame for primer=none
-    sample_nll = mean_nll(piece_logits(model, params, scored), scored)
+    first = len(primer) - 1  # the step that predicts the first sampled frame
+    logits_of = piece_logits(model, params, scored)
+    sample_nll = mean_nll([x[first:] for x in logits_of], [r[first:] for r in scored])
     if not np.isfinite(sample_nll):
         raise ValueError(f"the model's log-probabilities are non-finite on its samples (checkpoint step {step})")
 
@@ -203,6 +208,6 @@ def sample(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[str, 
         "files": [str(f) for f in files],
     }
     if config.data.source == "generated":
-        result["rule_fraction"] = float(np.nanmean([generated.rule_fraction(x) for x in sampled]))
+        result["rule_fraction"] = float(generated.rule_fraction(np.concatenate(list(sampled))))
     print(f"wrote {len(files)} files in {out} ({len(full)} samples {where}; sample NLL {sample_nll:.3f})", flush=True)
     return result

@@ -41,6 +41,7 @@ CONFIG_RULES = {
     "data.source": v.one_of(*SOURCES),
     "data.frames_per_beat": v.int_at_least(1),
     "data.num_pieces": v.int_at_least(3),
+    "data.generator_seed": v.int_at_least(0),
     "data.split_seed": v.int_at_least(0),
     "data.valid_fraction": v.fraction(),
     "data.test_fraction": v.fraction(),
@@ -53,11 +54,25 @@ CONFIG_RULES = {
     "model.input_dropout": v.fraction(),
     "model.variational": v.boolean(),
     "model.weight_drop": v.fraction(),
+    "sample.num_samples": v.int_at_least(1),
+    "sample.length": v.int_at_least(1),
+    "sample.primer": v.one_of("test", "none"),
+    "sample.piece": v.int_at_least(0),
+    "sample.primer_frames": v.int_at_least(1),
+    "sample.temperature": v.at_least(0),
+    "sample.seed": v.integer(),
+    "sample.bpm": v.at_least(0, strict=True),
 }
 CONFIG_NOTES = {
     "data.max_train_frames": " (0: whole pieces)",
     "data.eval_batch_size": " (0: train.batch_size)",
+    "sample.temperature": " (0: each key at its more likely value)",
 }
+
+
+def prepare(config: ml_collections.ConfigDict, workdir: Any, info: Mapping[str, Any]) -> None:
+    """Prints what the run reads: the source, its split sizes, notes dropped outside the keys."""
+    print(f"data: {info['description']}", flush=True)
 
 
 def make_model(config: ml_collections.ConfigDict, info: Mapping[str, Any]) -> PianoRollModel:

@@ -72,19 +72,38 @@ def test_training_batches_are_a_pure_function_of_the_step(mat_file):
 
 
 def test_crops_and_transpositions_keep_every_note_on_the_roll(mat_file):
-    config = mat_config(mat_file, max_train_frames=6, transpose=12)
+    config = mat_config(mat_file, transpose=12)
     train, _, info = music_data.make_data(config)
-    notes = {int(r.sum()) for r in info["splits"]["train"].rolls}
-    for step in range(12):
+    pieces = info["splits"]["train"].rolls
+    indices_at = music_data.batching.step_indices([len(r) - 1 for r in pieces], 8, config.seed)
+    for step in range(6):
         batch = next(train(step))
-        assert batch["inputs"].dtype == np.uint8 and set(np.unique(batch["inputs"])) <= {0, 1}
+        for row, i in enumerate(indices_at(step)):
+            n, piece = int(batch["lengths"][row]), pieces[i]
+            roll = np.concatenate([batch["inputs"][row, :n], batch["targets"][row, n - 1 : n]])
+            low, high = music_data.transpose_range(piece, 12)
+            shifts = [s for s in range(low, high + 1) if np.array_equal(roll, music_data.shift(piece, s))]
+            assert shifts, f"step {step} row {row} is no transposition of piece {i} within [{low}, {high}]"
     roll = np.zeros((4, 88), np.uint8)
     roll[:, [2, 80]] = 1
     assert music_data.transpose_range(roll, 12) == (-2, 7)
     for s in (-2, 0, 7):
         moved = music_data.shift(roll, s)
         assert moved.sum() == roll.sum() and moved[:, 2 + s].all() and moved[:, 80 + s].all()
-    assert notes  # the pieces had notes to move
+
+
+def test_crops_are_windows_of_the_piece(mat_file):
+    config = mat_config(mat_file, max_train_frames=5)
+    train, _, info = music_data.make_data(config)
+    pieces = info["splits"]["train"].rolls
+    indices_at = music_data.batching.step_indices([min(len(r) - 1, 5) for r in pieces], 8, config.seed)
+    for step in range(6):
+        batch = next(train(step))
+        for row, i in enumerate(indices_at(step)):
+            n, piece = int(batch["lengths"][row]), pieces[i]
+            assert n == min(len(piece) - 1, 5)
+            window = np.concatenate([batch["inputs"][row, :n], batch["targets"][row, n - 1 : n]])
+            assert any(np.array_equal(window, piece[s : s + n + 1]) for s in range(len(piece) - n))
 
 
 def test_generated_and_midi_splits_by_fraction_refuse_an_empty_split():
@@ -112,7 +131,7 @@ def test_midi_folder_with_split_subfolders(tmp_path):
     pytest.importorskip("pretty_midi")
     for split, seed in (("train", 0), ("valid", 1), ("test", 2)):
         for i, roll in enumerate(random_pieces(3 if split == "train" else 2, seed, low=30, high=50)):
-            roll[-1, 40] = 1  # the last frame sounds, so the file's length is the roll's
+            roll[-1, 40] = 1  # a note in every piece (a file without one is refused)
             rolls.write_midi(roll, tmp_path / split / f"{i}.mid", frames_per_beat=2)
     config = common.get_config()
     config.data.update(source="midi", path=str(tmp_path), frames_per_beat=2)
@@ -121,6 +140,11 @@ def test_midi_folder_with_split_subfolders(tmp_path):
     assert {k: len(v.rolls) for k, v in info["splits"].items()} == {"train": 3, "valid": 2, "test": 2}
     expected = random_pieces(2, 2, low=30, high=50)
     assert info["splits"]["test"].rolls[0][:-1].tolist() == expected[0][:-1].tolist()
+    (tmp_path / "valid" / "0.mid").unlink()
+    (tmp_path / "valid" / "1.mid").unlink()
+    (tmp_path / "valid").rmdir()
+    with pytest.raises(ValueError, match="has test/, train/ but no valid/|has train/, test/ but no valid/"):
+        music_data.make_data(config)
 
 
 def test_unknown_source_and_missing_path_are_one_line():

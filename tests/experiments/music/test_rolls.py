@@ -169,6 +169,34 @@ def test_the_grid_follows_tempo_changes(tmp_path):
     assert on == {(2, 60), (3, 60), (12, 64), (13, 64)}
 
 
+@pytest.mark.parametrize("meter", [(4, 4), (2, 2), (6, 8), (3, 8)])
+def test_the_beat_is_a_quarter_note_in_every_meter(tmp_path, meter):
+    """Eight eighth notes of alternating pitches at 120 qpm read as eight frames at 2 a beat,
+    whatever the time signature says the beat is."""
+    pretty_midi = pytest.importorskip("pretty_midi")
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(*meter, 0.0))
+    piano = pretty_midi.Instrument(0)
+    for i in range(8):  # an eighth note lasts 0.25 s at 120 quarter notes a minute
+        piano.notes.append(pretty_midi.Note(90, 60 + 2 * (i % 2), 0.25 * i, 0.25 * (i + 1)))
+    pm.instruments.append(piano)
+    pm.write(str(tmp_path / "meter.mid"))
+    roll, _ = rolls.read_midi(tmp_path / "meter.mid", frames_per_beat=2)
+    assert roll.shape == (8, KEYS)
+    assert [int(np.flatnonzero(frame)[0]) + rolls.LOWEST_PITCH for frame in roll] == [60, 62] * 4
+
+
+def test_notes_all_outside_the_keys_are_an_empty_piece(tmp_path):
+    pretty_midi = pytest.importorskip("pretty_midi")
+    pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)
+    piano = pretty_midi.Instrument(0)
+    piano.notes.append(pretty_midi.Note(90, 10, 0.0, 1.0))  # below A0
+    pm.instruments.append(piano)
+    pm.write(str(tmp_path / "low.mid"))
+    with pytest.raises(ValueError, match=r"low.mid: empty piece \(no notes on the 88 keys; 1 outside them\)"):
+        rolls.read_midi(tmp_path / "low.mid", frames_per_beat=2)
+
+
 def test_drums_are_ignored_and_notes_outside_the_keys_dropped(tmp_path):
     pretty_midi = pytest.importorskip("pretty_midi")
     pm = pretty_midi.PrettyMIDI(initial_tempo=120.0)

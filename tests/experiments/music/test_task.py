@@ -60,11 +60,32 @@ def test_a_model_that_says_one_half_for_every_key_scores_88_ln_2():
     params = jax.tree_util.tree_map(jnp.asarray, variables["params"])
     params["head"] = {"kernel": jnp.zeros_like(params["head"]["kernel"]), "bias": jnp.zeros(88)}
     metrics = split_metrics(model, {"params": params}, pieces, (16, 32), 2)
+    assert metrics["total_steps"] == sum(len(r) - 1 for r in pieces)  # padded steps are not counted
     assert metrics["nll"] == pytest.approx(88 * math.log(2), rel=1e-6)
     assert metrics["nll"] == pytest.approx(60.997, abs=1e-3)
 
 
-def test_frame_accuracy_counts_true_and_false_keys():
+def test_frame_accuracy_counts_keys_of_the_predicted_frame_against_numpy():
+    """A head that always predicts keys 10 and 20 on: TP, FP and FN counted by hand over the real steps."""
+    pieces = random_pieces(5, seed=2)
+    for piece in pieces:
+        piece[::2, 10] = 1
+    model = task.make_model(config_for("bernoulli"), {"num_keys": 88})
+    batch = batching.pad_batch({"inputs": [pieces[0][:-1]], "targets": [pieces[0][1:]]}, (32,), 1)
+    variables = model.init(jax.random.key(0), *task.model_inputs(batch, None))
+    bias = -10.0 * np.ones(88, np.float32)
+    bias[[10, 20]] = 10.0
+    params = dict(
+        variables["params"], head={"kernel": jnp.zeros_like(variables["params"]["head"]["kernel"]), "bias": bias}
+    )
+    metrics = split_metrics(model, {"params": params}, pieces, (16, 32), 2)
+    truth = np.concatenate([p[1:] for p in pieces]).astype(bool)
+    predicted = np.zeros_like(truth)
+    predicted[:, [10, 20]] = True
+    tp, fp, fn = (truth & predicted).sum(), (~truth & predicted).sum(), (truth & ~predicted).sum()
+    assert (metrics["total_true_positives"], metrics["total_false_positives"]) == (tp, fp)
+    assert metrics["total_false_negatives"] == fn
+    assert metrics["frame_accuracy"] == pytest.approx(tp / (tp + fp + fn))
     values = {"total_true_positives": 6.0, "total_false_positives": 2.0, "total_false_negatives": 4.0}
     assert task.finalize_metrics(None, values)["frame_accuracy"] == pytest.approx(0.5)
 
