@@ -18,7 +18,7 @@ def get_config(variant: str = "bernoulli"):
     config = music_common.get_config()
     config.data.update(source="generated", frames_per_beat=1)
     config.model.update(hidden_size=128)
-    config.train.update(num_epochs=30)
+    config.train.update(num_epochs=100)
     if variant == "bernoulli":
         pass
     elif variant == "nade":
