@@ -4,8 +4,8 @@
 1,037 tunes (694 train / 173 valid / 170 test, 176,561 training frames). Published test NLL (nats
 per step): Bai, Kolter & Koltun 2018 LSTM 3.29, GRU 3.46, TCN 3.07. The recipe is JSB's 2 x 256
 GRU with dropout 0.3 but without DropConnect: on this larger set DropConnect 0.5 slowed learning
-(valid 4.23 against 3.40 in the first 16 epochs). The ``nade`` variant uses 64 NADE units and at
-most 30 epochs, to train on 2 CPU cores in about an hour (docs/experiments/music.md).
+(valid 4.23 against 3.81 after 16 epochs). The ``nade`` variant uses 64 NADE units and at
+most 30 epochs, to train on the 2-core CPU in about 70 minutes (docs/experiments/music.md).
 
 Variants: ``bernoulli`` (default: independent keys), ``nade`` (RNN-NADE head), ``smoke``.
 """
