@@ -176,7 +176,7 @@ def posteriors(config: ml_collections.ConfigDict, workdir: str | Path) -> dict[s
         frames = valid.features[i]
         log_probs = run.posteriors(frames)
         decoded = run.decode(log_probs)
-        title = f"valid {i} ({valid.names[i]}): reference {valid.texts[i]!r}, decoded {decoded!r} (step {run.step})"
+        title = f"valid {i} ({valid.names[i]})\nreference {valid.texts[i]!r}, decoded {decoded!r} (checkpoint step {run.step})"
         files.append(plot_utterance(run.workdir / "posteriors" / f"valid_{i}.png", frames, log_probs, alphabet, title))
     print(f"wrote {len(files)} files in {run.workdir / 'posteriors'}", flush=True)
     return {"files": [str(f) for f in files], "checkpoint_step": run.step}
