@@ -57,9 +57,9 @@ def get_config():
     config.transcribe.plot = False  # transcribe: a spectrogram + posteriors PNG per file
     config.transcribe.num_utterances = 4  # posteriors: validation utterances drawn
 
-    # Cosine decay to 0 over the run: at a constant 2e-3 the FSDD error rate swung between 1.6% and
-    # 3.5% from one epoch to the next in the last third (docs/experiments/speech.md).
-    config.optim.update(name="adam", learning_rate=2e-3, clip_norm=5.0, schedule="warmup_cosine", warmup_steps=100)
+    # A constant rate: cosine decay to 0 (100 warmup steps) scored a worse valid error rate on FSDD
+    # connected digits (2.54% against 1.74%; docs/experiments/speech.md).
+    config.optim.update(name="adam", learning_rate=2e-3, clip_norm=5.0)
     config.train.update(batch_size=32, num_epochs=20, log_every=50, best_metric="valid/error_rate", best_mode="min")
     config.train.update(eval_every=0, checkpoint_every=0, early_stopping_evals=0)
     return config
@@ -71,6 +71,5 @@ def smoke(config):
     config.model.update(hidden_size=16, num_layers=1)
     config.train.update(batch_size=8, num_epochs=0, num_steps=20, eval_every=10, checkpoint_every=10, log_every=5)
     config.train.early_stopping_evals = 0
-    config.optim.warmup_steps = 5
     config.transcribe.num_utterances = 2
     return config
