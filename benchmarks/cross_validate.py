@@ -47,6 +47,7 @@ from absl import app, flags
 
 from benchmarks.long_horizon import accelerator
 from benchmarks.machine import hardware
+from benchmarks.processes import stop_groups
 from rnn_research import io, metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,21 +160,6 @@ def check_finished(commands: dict[int, list[str]], root: Path) -> dict[int, dict
 
 
 # ------------------------------------------------------------------------------- running
-def _stop(procs: list[subprocess.Popen]) -> None:
-    """SIGTERM to every process group still running (the harness saves a checkpoint and stops),
-    then SIGKILL to those alive 30 s later."""
-    alive = [p for p in procs if p.poll() is None]
-    for proc in alive:
-        os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.perf_counter() + 30
-    for proc in alive:
-        try:
-            proc.wait(timeout=max(0.0, deadline - time.perf_counter()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def run_folds(
     todo: dict[int, list[str]], root: Path, parallel: int, on_done: Callable[[int, dict[str, Any]], None]
 ) -> dict[int, dict[str, Any]]:
@@ -218,7 +204,7 @@ def run_folds(
             if going:
                 time.sleep(0.5)
     finally:  # an error or Ctrl-C leaves no fold running (each has its own process group)
-        _stop([proc for proc, *_ in going.values()])
+        stop_groups([proc for proc, *_ in going.values()])
     return states
 
 

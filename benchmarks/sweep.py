@@ -20,9 +20,7 @@ selection split only; the report split never chooses.
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -32,6 +30,7 @@ from typing import Any
 from absl import app, flags
 
 from benchmarks.machine import hardware
+from benchmarks.processes import stop_groups
 from rnn_research import metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,20 +82,6 @@ def command(name: str, overrides: list[str], root: Path) -> list[str]:
     ]
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    """SIGTERM to every process group still running, then SIGKILL to those alive 30 s later."""
-    alive = [p for p in procs if p.poll() is None]
-    for proc in alive:
-        os.killpg(proc.pid, signal.SIGTERM)
-    deadline = time.perf_counter() + 30
-    for proc in alive:
-        try:
-            proc.wait(timeout=max(0.0, deadline - time.perf_counter()))
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 def run_all(runs: list[tuple[str, list[str]]], root: Path) -> dict[str, dict[str, Any]]:
     """Runs the grid ``--parallel`` at a time; ``{name: {"seconds", "status"}}``."""
     root.mkdir(parents=True, exist_ok=True)
@@ -121,7 +106,7 @@ def run_all(runs: list[tuple[str, list[str]]], root: Path) -> dict[str, dict[str
                 proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
                 going[name] = (proc, time.perf_counter(), log, cmd)
             if late:  # stop every run still going at once, then wait for each
-                _stop([proc for proc, *_ in going.values()])
+                stop_groups([proc for proc, *_ in going.values()])
             for name, (proc, began, log, cmd) in list(going.items()):
                 if proc.poll() is None:
                     continue
@@ -142,7 +127,7 @@ def run_all(runs: list[tuple[str, list[str]]], root: Path) -> dict[str, dict[str
                 queue = []
             time.sleep(1.0)
     finally:  # an interrupted sweep leaves no run behind (each has its own process group)
-        _stop([proc for proc, *_ in going.values()])
+        stop_groups([proc for proc, *_ in going.values()])
     return done
 
 
