@@ -13,13 +13,23 @@ No JAX here: data loaders import this module without pulling in an accelerator r
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "read_utf8", "require_file"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "first_line",
+    "optional_import",
+    "read_utf8",
+    "require_file",
+]
 
 
 def require_file(path: str | Path, key: str = "data.path", what: str = "") -> Path:
@@ -30,7 +40,27 @@ def require_file(path: str | Path, key: str = "data.path", what: str = "") -> Pa
         return path
     found = "is a directory, not a file" if path.is_dir() else "no such file"
     note = f" {what}" if what else ""
-    raise FileNotFoundError(f"{key}: {path}: {found}{note}" if path.is_dir() else f"{key}: no such file: {path}{note}")
+    prefix = f"{key}: " if key else ""  # key "": the path alone names what is missing
+    raise FileNotFoundError(
+        f"{prefix}{path}: {found}{note}" if path.is_dir() else f"{prefix}no such file: {path}{note}"
+    )
+
+
+def first_line(e: BaseException) -> str:
+    """The first non-empty line of an exception's message (its type when it has none): what a
+    one-line error quotes of a third-party reader's failure."""
+    lines = str(e).strip().splitlines()
+    return lines[0].strip() if lines else type(e).__name__
+
+
+def optional_import(module: str, what: str, extra: str, error: type[Exception] = ValueError) -> Any:
+    """``module`` imported, or ``error`` in one line: ``"<what> needs <package>: pip install
+    'rnn_research[<extra>]'"`` (for the packages an experiment's extra adds, imported on use)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package = module.split(".")[0]
+        raise error(f"{what} needs {package}: pip install 'rnn_research[{extra}]'") from None
 
 
 def read_utf8(path: str | Path, key: str = "data.path", *, allow_empty: bool = False) -> str:

@@ -26,14 +26,13 @@ scipy and pretty_midi are optional (``pip install 'rnn_research[music]'``) and i
 
 from __future__ import annotations
 
-import importlib
 import math
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from rnn_research.io import atomic_path
+from rnn_research.io import atomic_path, first_line, optional_import, require_file
 
 KEYS = 88  # columns of a roll
 LOWEST_PITCH = 21  # column k is MIDI pitch 21 + k (A0 .. C8)
@@ -48,27 +47,6 @@ class Pieces(NamedTuple):
 
     rolls: list[np.ndarray]
     names: list[str]
-
-
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0].strip() if lines else type(e).__name__
-
-
-def _need(module: str, what: str) -> Any:
-    """``module`` imported; a one-line ``ValueError`` naming its package when it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        package = module.split(".")[0]
-        raise ValueError(f"{what} needs {package}: pip install 'rnn_research[music]'") from None
-
-
-def _require_file(path: Path) -> None:
-    if path.is_dir():
-        raise FileNotFoundError(f"{path}: is a directory, not a file")
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
 
 
 def _check_grid(frames_per_beat: int, lowest_pitch: int, keys: int) -> None:
@@ -86,12 +64,12 @@ def read_mat(path: str | Path, *, keys: int = KEYS) -> dict[str, Pieces]:
     least one frame long.
     """
     path = Path(path)
-    _require_file(path)
-    sio = _need("scipy.io", "reading .mat piano rolls")
+    require_file(path, key="")
+    sio = optional_import("scipy.io", "reading .mat piano rolls", "music")
     try:
         mat = sio.loadmat(str(path))
     except Exception as e:  # scipy raises ValueError, TypeError, NotImplementedError (v7.3), ...
-        raise ValueError(f"{path}: not a readable MATLAB .mat file ({_first_line(e)})") from None
+        raise ValueError(f"{path}: not a readable MATLAB .mat file ({first_line(e)})") from None
     missing = [k for k in MAT_SPLITS.values() if k not in mat]
     if missing:
         have = sorted(k for k in mat if not k.startswith("__"))
@@ -164,12 +142,12 @@ def read_midi(
     """
     path = Path(path)
     _check_grid(frames_per_beat, lowest_pitch, keys)
-    _require_file(path)
-    pretty_midi = _need("pretty_midi", "reading MIDI files")
+    require_file(path, key="")
+    pretty_midi = optional_import("pretty_midi", "reading MIDI files", "music")
     try:
         pm = pretty_midi.PrettyMIDI(str(path))
     except Exception as e:  # mido and pretty_midi raise OSError, EOFError, KeyError, ValueError, ...
-        raise ValueError(f"{path}: not a readable MIDI file ({_first_line(e)})") from None
+        raise ValueError(f"{path}: not a readable MIDI file ({first_line(e)})") from None
     notes = [n for inst in pm.instruments if not inst.is_drum for n in inst.notes]
     grid = _tempo_map(pm)
     end = _time_to_quarter(grid, pm.get_end_time()) * frames_per_beat
@@ -241,7 +219,7 @@ def write_midi(
         raise ValueError(f"bpm={bpm!r} must be a positive number")
     if not 1 <= velocity <= 127 or not 0 <= program <= 127:
         raise ValueError(f"velocity={velocity} must be in 1 .. 127 and program={program} in 0 .. 127")
-    pretty_midi = _need("pretty_midi", "writing MIDI files")
+    pretty_midi = optional_import("pretty_midi", "writing MIDI files", "music")
     ticks_per_frame = max(1, TICKS_PER_BEAT // frames_per_beat)
     if ticks_per_frame * frames_per_beat > 32767:
         raise ValueError(f"frames_per_beat={frames_per_beat} is too fine for MIDI (at most 32767 ticks a beat)")

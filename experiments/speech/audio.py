@@ -25,7 +25,6 @@ scipy and soundfile are optional (``pip install 'rnn_research[speech]'``) and im
 
 from __future__ import annotations
 
-import importlib
 import math
 import struct
 from pathlib import Path
@@ -33,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from rnn_research.io import atomic_write_bytes
+from rnn_research.io import atomic_write_bytes, first_line, optional_import, require_file
 
 PCM, FLOAT, EXTENSIBLE = 1, 3, 0xFFFE  # WAV format tags
 GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"  # KSDATAFORMAT_SUBTYPE_* after the tag
@@ -45,27 +44,6 @@ WAV_SUFFIXES = (".wav", ".wave")
 
 class AudioError(ValueError):
     """A one-line error about an audio file (naming it) or an audio argument."""
-
-
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0].strip() if lines else type(e).__name__
-
-
-def _need(module: str, what: str) -> Any:
-    """``module`` imported; a one-line :class:`AudioError` naming its package when it is not installed."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        package = module.split(".")[0]
-        raise AudioError(f"{what} needs {package}: pip install 'rnn_research[speech]'") from None
-
-
-def _require_file(path: Path) -> None:
-    if path.is_dir():
-        raise FileNotFoundError(f"{path}: is a directory, not a file")
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
 
 
 def _check_rate(name: str, rate: Any) -> int:
@@ -150,7 +128,7 @@ def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
     one-line :class:`AudioError` naming the file.
     """
     path = Path(path)
-    _require_file(path)
+    require_file(path, key="")
     chunks = _chunks(path, path.read_bytes())
     tag, channels, rate, bits = _format(path, chunks[b"fmt "])
     data, frame = chunks[b"data"], channels * bits // 8
@@ -175,18 +153,18 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
         raise AudioError(f"resample: expected samples [N] or [N, C] with N > 0, got shape {samples.shape}")
     if from_rate == to_rate:
         return samples
-    signal = _need("scipy.signal", "resampling audio")
+    signal = optional_import("scipy.signal", "resampling audio", "speech", AudioError)
     g = math.gcd(from_rate, to_rate)
     return signal.resample_poly(samples, to_rate // g, from_rate // g, axis=0).astype(np.float32)
 
 
 def _read_other(path: Path) -> tuple[np.ndarray, int]:
     """``(float32 [N, C], rate)`` of a non-WAV file read by soundfile."""
-    soundfile = _need("soundfile", f"reading {path.suffix or 'non-WAV'} audio")
+    soundfile = optional_import("soundfile", f"reading {path.suffix or 'non-WAV'} audio", "speech", AudioError)
     try:
         samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except Exception as e:  # soundfile raises LibsndfileError, RuntimeError, TypeError, ...
-        raise AudioError(f"{path}: not a readable audio file ({_first_line(e)})") from None
+        raise AudioError(f"{path}: not a readable audio file ({first_line(e)})") from None
     return samples, int(rate)
 
 
@@ -197,7 +175,7 @@ def read_audio(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
     path = Path(path)
     if sample_rate is not None:
         sample_rate = _check_rate("sample_rate", sample_rate)
-    _require_file(path)
+    require_file(path, key="")
     samples, rate = read_wav(path) if path.suffix.lower() in WAV_SUFFIXES else _read_other(path)
     if not samples.size:
         raise AudioError(f"{path}: empty audio (no samples)")

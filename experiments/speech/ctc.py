@@ -15,8 +15,9 @@ at padded frames).
 Feasibility: two equal adjacent symbols need a blank between them, so a labelling of ``U`` symbols
 with ``R`` adjacent equal pairs needs at least ``U + R`` frames (:func:`min_frames`). With fewer,
 ``p(l | x) = 0``; optax stands ``-1e5`` in for ``log 0``, so the loss of such an example is finite
-but about ``1e5`` and its gradient meaningless (it is *not* ``inf``). The data loader is expected to
-refuse such utterances (:func:`repeats`, :func:`feasible`) with a clear message before training.
+but about ``1e5`` and its gradient meaningless (it is *not* ``inf``). The speech data loader
+refuses such utterances before training, one line naming each (``data.check_fits``, through
+:func:`min_frames`); :func:`repeats` and :func:`feasible` give the same check for a padded batch.
 
 Decoding runs on the host in NumPy over ``log_probs [T, V]`` (normalised: ``log_softmax`` of logits):
 

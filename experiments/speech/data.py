@@ -99,7 +99,7 @@ def load_dtmf(data: ml_collections.ConfigDict) -> tuple[dict[str, Utterances], s
 
 
 def load_fsdd(data: ml_collections.ConfigDict) -> tuple[dict[str, Utterances], str, str]:
-    from experiments.speech import audio, fsdd
+    from experiments.speech import fsdd
 
     if not data.path:
         raise ValueError("data.path is required with data.source='fsdd' (the dataset folder or its recordings/)")
@@ -110,12 +110,7 @@ def load_fsdd(data: ml_collections.ConfigDict) -> tuple[dict[str, Utterances], s
     else:
         parts = fsdd.split_by_speaker(recordings, _speakers(data.test_speakers), _speakers(data.valid_speakers))
         how = f"speakers held out (test {data.test_speakers}, valid {data.valid_speakers})"
-    cache: dict[Path, np.ndarray] = {}
-
-    def load(path: Path) -> np.ndarray:
-        if path not in cache:
-            cache[path] = audio.read_audio(path, data.sample_rate)
-        return cache[path]
+    load = fsdd.loader(data.sample_rate)  # each recording read once, shared by the utterances that draw it
 
     def single(part: Sequence[Any]) -> Utterances:
         return Utterances([load(r.path) for r in part], [str(r.digit) for r in part], [r.path.name for r in part])

@@ -4,9 +4,12 @@ normaliser fitted on the training frames only, and bad data refused in one line 
 import itertools
 
 import numpy as np
+import pytest
 
 from configs.speech import dtmf as dtmf_config
+from configs.speech import fsdd as fsdd_config
 from experiments.speech import audio, data, features, task
+from tests.paths import SHARED_DATA
 from tests.test_main import run
 
 
@@ -51,3 +54,19 @@ def test_the_launcher_refuses_a_transcript_outside_the_alphabet_in_one_line(tmp_
     errors = [line for line in err.splitlines() if line.strip()]
     assert len(errors) == 1 and errors[0].startswith("error: ") and "t.csv:8" in errors[0] and "'?'" in errors[0]
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_fsdd_connected_digits_come_from_one_split_each():
+    """On the real recordings (skipped without ../shared/data/fsdd): the smoke variant's splits, and
+    the ``isolated`` eval set holding the 300 recordings of the official test takes."""
+    if not (SHARED_DATA / "fsdd").is_dir():
+        pytest.skip("../shared/data/fsdd is absent")
+    config = fsdd_config.get_config("smoke")
+    config.data.path = str(SHARED_DATA / "fsdd")
+    splits, alphabet, normalizer, _ = data.load(config)
+    assert alphabet == "0123456789" and normalizer is not None
+    assert {k: len(v.features) for k, v in splits.items()} == {"train": 24, "valid": 8, "test": 8, "isolated": 300}
+    isolated = splits["isolated"]
+    assert all(int(name.split("_")[2].split(".")[0]) < 5 for name in isolated.names)  # takes 0-4
+    assert all(len(t) == 1 and name.startswith(t + "_") for t, name in zip(isolated.texts, isolated.names))
+    assert all(3 <= len(t) <= config.data.max_symbols for t in splits["test"].texts)
